@@ -1,0 +1,682 @@
+"""Extensions of moto's EKS (and classic ELB) backends for the sandbox, patched in-process.
+
+moto 5.2 answers EKS calls with everything ACTIVE at once, a random endpoint, no
+UpdateClusterVersion / UpdateNodegroupVersion / DescribeUpdate / ListUpdates, replaces
+resourcesVpcConfig wholesale on UpdateClusterConfig, and tags only clusters. The module under
+test needs the real service's shape, so this file patches moto's classes (only inside the
+emulator process) instead of re-implementing EKS. Every extension is listed in
+docs/sandbox-emulators.md (AWS section); keep that list in sync.
+
+Lifecycle (CREATING -> ACTIVE, UPDATING -> ACTIVE, DELETING -> gone) runs on timers owned by a
+``Lifecycle`` object that the emulator installs; it also starts/stops the real local API server
+of each cluster through ``hooks``.
+"""
+
+import re
+import threading
+import time
+import uuid
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
+from moto.eks import models as eks_models
+from moto.eks import responses as eks_responses
+from moto.eks import urls as eks_urls
+from moto.eks.exceptions import (
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+
+SUPPORTED_VERSIONS = ["1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34"]
+DEFAULT_VERSION = "1.32"
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+AUTH_MODES = ["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
+
+_installed = False
+_lock = threading.RLock()
+
+
+class Lifecycle:
+    """Timers and hooks behind the EKS status machine.
+
+    ``ready_delay``: seconds a cluster stays CREATING (at least until its API server is up),
+    ``update_delay``: UPDATING -> ACTIVE, ``delete_delay``: DELETING -> gone; node groups use the
+    same delays. ``on_cluster_create(cluster) -> {"endpoint", "ca_data"}`` (may block, runs on a
+    worker thread), ``on_cluster_delete(cluster)``.
+    """
+
+    def __init__(self, ready_delay=2.0, update_delay=1.0, delete_delay=1.0,
+                 on_cluster_create=None, on_cluster_delete=None):
+        self.ready_delay = ready_delay
+        self.update_delay = update_delay
+        self.delete_delay = delete_delay
+        self.on_cluster_create = on_cluster_create
+        self.on_cluster_delete = on_cluster_delete
+        self.errors = []
+
+    def later(self, delay, func, *args):
+        def run():
+            if delay:
+                time.sleep(delay)
+            try:
+                with _lock:
+                    func(*args)
+            except Exception as exc:  # keep the emulator alive; surface in /_sandbox/status
+                self.errors.append("%s: %s" % (getattr(func, "__name__", func), exc))
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+
+LIFECYCLE = Lifecycle()
+
+
+def _minor(version):
+    match = re.match(r"^1\.(\d+)$", str(version or ""))
+    return int(match.group(1)) if match else None
+
+
+def _invalid(message, **kw):
+    return InvalidParameterException(clusterName=kw.get("cluster"), nodegroupName=kw.get("nodegroup"),
+                                     fargateProfileName=None, addonName=None, message=message)
+
+
+def _not_found(message, cluster=None, nodegroup=None):
+    return ResourceNotFoundException(clusterName=cluster, nodegroupName=nodegroup,
+                                     fargateProfileName=None, addonName=None, message=message)
+
+
+def _in_use(message, cluster=None, nodegroup=None):
+    return ResourceInUseException(clusterName=cluster, nodegroupName=nodegroup, addonName=None,
+                                  message=message)
+
+
+def _normalise_logging(current, requested):
+    enabled = set()
+    for entry in (current or {}).get("clusterLogging", []):
+        if entry.get("enabled"):
+            enabled.update(entry.get("types") or [])
+    for entry in (requested or {}).get("clusterLogging", []):
+        for log_type in entry.get("types") or []:
+            if log_type not in LOG_TYPES:
+                raise _invalid("Invalid log type %s; valid: %s" % (log_type, ", ".join(LOG_TYPES)))
+            if entry.get("enabled"):
+                enabled.add(log_type)
+            else:
+                enabled.discard(log_type)
+    result = []
+    if enabled:
+        result.append({"types": [t for t in LOG_TYPES if t in enabled], "enabled": True})
+    disabled = [t for t in LOG_TYPES if t not in enabled]
+    if disabled:
+        result.append({"types": disabled, "enabled": False})
+    return {"clusterLogging": result}
+
+
+def _validate_scaling(scaling, nodegroup=None):
+    if not scaling:
+        return
+    lo, hi, want = scaling.get("minSize"), scaling.get("maxSize"), scaling.get("desiredSize")
+    if hi is not None and hi < 1:
+        raise _invalid("Maximum capacity %s can't be less than 1" % hi, nodegroup=nodegroup)
+    if lo is not None and lo < 0:
+        raise _invalid("Minimum capacity %s can't be negative" % lo, nodegroup=nodegroup)
+    if lo is not None and hi is not None and lo > hi:
+        raise _invalid("Minimum capacity %s can't be greater than maximum capacity %s" % (lo, hi),
+                       nodegroup=nodegroup)
+    if want is not None and ((lo is not None and want < lo) or (hi is not None and want > hi)):
+        raise _invalid("Desired capacity %s can't be outside the minimum %s and maximum %s "
+                       "capacity" % (want, lo, hi), nodegroup=nodegroup)
+
+
+def _ec2(backend):
+    from moto.ec2.models import ec2_backends
+    return ec2_backends[backend.account_id][backend.region_name]
+
+
+def _resolve_vpc(backend, name, vpc_config):
+    """Fill resourcesVpcConfig like EKS: check subnets, derive vpcId, add the cluster SG."""
+    vpc_config = dict(vpc_config or {})
+    subnet_ids = vpc_config.get("subnetIds") or []
+    if len(subnet_ids) < 2:
+        raise _invalid("Subnets specified must be in at least two different AZs", cluster=name)
+    ec2 = _ec2(backend)
+    zones, vpcs = set(), set()
+    for subnet_id in subnet_ids:
+        try:
+            subnet = ec2.get_subnet(subnet_id)
+        except Exception:
+            raise _invalid("The subnet ID '%s' does not exist" % subnet_id, cluster=name)
+        zones.add(subnet.availability_zone)
+        vpcs.add(subnet.vpc_id)
+    if len(zones) < 2:
+        raise _invalid("Subnets specified must be in at least two different AZs", cluster=name)
+    if len(vpcs) != 1:
+        raise _invalid("Subnets must all belong to the same VPC", cluster=name)
+    vpc_id = vpcs.pop()
+    group = ec2.create_security_group(
+        name="eks-cluster-sg-%s-%s" % (name, uuid.uuid4().hex[:10]),
+        description="EKS created security group applied to ENI that is attached to EKS Control "
+                    "Plane master nodes, as well as any managed workloads.",
+        vpc_id=vpc_id, tags={"aws:eks:cluster-name": name, "kubernetes.io/cluster/%s" % name: "owned"})
+    vpc_config.setdefault("securityGroupIds", [])
+    vpc_config["clusterSecurityGroupId"] = group.id
+    vpc_config["vpcId"] = vpc_id
+    vpc_config.setdefault("endpointPublicAccess", True)
+    vpc_config.setdefault("endpointPrivateAccess", False)
+    vpc_config.setdefault("publicAccessCidrs", ["0.0.0.0/0"])
+    return vpc_config
+
+
+def _new_update(update_type, params, nodegroup=None):
+    return {
+        "id": str(uuid.uuid4()),
+        "status": "InProgress",
+        "type": update_type,
+        "params": [{"type": k, "value": str(v)} for k, v in params],
+        "createdAt": utcnow(),
+        "errors": [],
+        "_nodegroup": nodegroup,
+    }
+
+
+def _public_update(update):
+    return {k: v for k, v in update.items() if not k.startswith("_")}
+
+
+def _get_cluster(backend, name):
+    cluster = backend.clusters.get(name)
+    if cluster is None:
+        raise _not_found(eks_models.CLUSTER_NOT_FOUND_MSG.format(clusterName=name), cluster=name)
+    return cluster
+
+
+def _get_nodegroup(cluster, nodegroup_name):
+    nodegroup = cluster.nodegroups.get(nodegroup_name)
+    if nodegroup is None:
+        raise _not_found(eks_models.NODEGROUP_NOT_FOUND_MSG.format(nodegroupName=nodegroup_name),
+                         cluster=cluster.name, nodegroup=nodegroup_name)
+    return nodegroup
+
+
+def _require_active(obj, what):
+    if obj.status != "ACTIVE":
+        raise _in_use("%s is in %s state; wait until it is ACTIVE" % (what, obj.status))
+
+
+def _finish_update(obj, update, changes):
+    for attr, value in changes.items():
+        setattr(obj, attr, value)
+    update["status"] = "Successful"
+    if obj.status == "UPDATING":
+        obj.status = "ACTIVE"
+
+
+# ---------------------------------------------------------------- backend methods
+
+_orig = {}
+
+
+def create_cluster(self, name, role_arn, resources_vpc_config, version=None, **kw):
+    version = version or DEFAULT_VERSION
+    if version not in SUPPORTED_VERSIONS:
+        raise _invalid("unsupported Kubernetes version %s; supported: %s"
+                       % (version, ", ".join(SUPPORTED_VERSIONS)), cluster=name)
+    if name in self.clusters:
+        raise _in_use(eks_models.CLUSTER_EXISTS_MSG.format(clusterName=name), cluster=name)
+    self._validate_role_exists(role_arn)
+    vpc = _resolve_vpc(self, name, resources_vpc_config)
+    kw["logging"] = _normalise_logging(None, kw.get("logging"))
+    cluster = _orig["create_cluster"](self, name=name, role_arn=role_arn,
+                                      resources_vpc_config=vpc, version=version, **kw)
+    cluster.status = "CREATING"
+    cluster.endpoint = None
+    cluster.certificate_authority = {}
+    cluster.health = {"issues": []}
+    cluster.updates = {}
+    cluster.platformVersion = "eks.1"
+    cluster.access_config = {"authenticationMode": "API_AND_CONFIG_MAP",
+                             "bootstrapClusterCreatorAdminPermissions": True}
+    cluster.creator_arn = None
+    cluster.region_name = self.region_name
+    cluster.account_id = self.account_id
+    started = time.monotonic()
+
+    def come_up(cluster=cluster):
+        # runs on a worker thread without the lock while the API server starts
+        try:
+            info = LIFECYCLE.on_cluster_create(cluster) if LIFECYCLE.on_cluster_create else None
+        except Exception as exc:
+            with _lock:
+                cluster.status = "FAILED"
+                cluster.health = {"issues": [{"code": "ClusterUnreachable", "message": str(exc)}]}
+            return
+        left = LIFECYCLE.ready_delay - (time.monotonic() - started)
+        if left > 0:
+            time.sleep(left)
+        with _lock:
+            if cluster.status != "CREATING":
+                return
+            if info:
+                cluster.endpoint = info["endpoint"]
+                cluster.certificate_authority = {"data": info["ca_data"]}
+            else:
+                cluster.endpoint = "https://%s.gr7.%s.eks.amazonaws.com" % (
+                    uuid.uuid4().hex[:32].upper(), self.region_name)
+            cluster.status = "ACTIVE"
+
+    threading.Thread(target=come_up, daemon=True).start()
+    return cluster
+
+
+def _validate_role_exists(self, role_arn):
+    eks_models.validate_role_arn(role_arn)
+    from moto.iam.models import iam_backends
+    role_name = role_arn.split("/")[-1]
+    try:
+        iam_backends[self.account_id][self.partition].get_role(role_name)
+    except Exception:
+        raise _invalid("Role with arn %s does not exist or cannot be assumed by EKS" % role_arn)
+
+
+def delete_cluster(self, name):
+    cluster = _get_cluster(self, name)
+    if cluster.nodegroups:
+        raise _in_use(eks_models.CLUSTER_IN_USE_MSG, cluster=name,
+                      nodegroup=",".join(sorted(cluster.nodegroups)))
+    if cluster.status == "DELETING":
+        return cluster
+    cluster.status = "DELETING"
+
+    def gone(cluster=cluster, backend=self):
+        if LIFECYCLE.on_cluster_delete:
+            try:
+                LIFECYCLE.on_cluster_delete(cluster)
+            except Exception as exc:
+                LIFECYCLE.errors.append("down %s: %s" % (cluster.name, exc))
+        sg = (cluster.resources_vpc_config or {}).get("clusterSecurityGroupId")
+        if sg:
+            try:
+                _ec2(backend).delete_security_group(group_id=sg)
+            except Exception as exc:
+                LIFECYCLE.errors.append("delete sg %s: %s" % (sg, exc))
+        if backend.clusters.get(cluster.name) is cluster:
+            backend.clusters.pop(cluster.name)
+            backend.cluster_count -= 1
+
+    LIFECYCLE.later(LIFECYCLE.delete_delay, gone)
+    return cluster
+
+
+def create_nodegroup(self, cluster_name, nodegroup_name, **kw):
+    cluster = _get_cluster(self, cluster_name)
+    _validate_scaling(kw.get("scaling_config"), nodegroup_name)
+    if not kw.get("subnets"):
+        raise _invalid("subnets must be given", nodegroup=nodegroup_name)
+    version = kw.get("version") or cluster.version
+    if _minor(version) is None or _minor(version) > _minor(cluster.version):
+        raise _invalid("Node group version %s can't be newer than cluster version %s"
+                       % (version, cluster.version), nodegroup=nodegroup_name)
+    kw["version"] = version
+    kw.setdefault("release_version", None)
+    kw["release_version"] = kw["release_version"] or "%s.0-20250101" % version
+    if kw.get("node_role"):
+        self._validate_role_exists(kw["node_role"])
+    nodegroup = _orig["create_nodegroup"](self, cluster_name=cluster_name,
+                                          nodegroup_name=nodegroup_name, **kw)
+    nodegroup.status = "CREATING"
+    nodegroup.scaling_config = dict(nodegroup.scaling_config)
+    nodegroup.labels = dict(nodegroup.labels or {})
+    nodegroup.taints = list(nodegroup.taints or [])
+    nodegroup.tags = dict(nodegroup.tags or {})
+
+    def active(ng=nodegroup):
+        if ng.status == "CREATING":
+            ng.status = "ACTIVE"
+
+    LIFECYCLE.later(LIFECYCLE.ready_delay, active)
+    return nodegroup
+
+
+def delete_nodegroup(self, cluster_name, nodegroup_name):
+    cluster = _get_cluster(self, cluster_name)
+    nodegroup = _get_nodegroup(cluster, nodegroup_name)
+    if nodegroup.status == "DELETING":
+        return nodegroup
+    nodegroup.status = "DELETING"
+
+    def gone(cluster=cluster, ng=nodegroup):
+        if cluster.nodegroups.get(ng.nodegroup_name) is ng:
+            cluster.nodegroups.pop(ng.nodegroup_name)
+            cluster.nodegroup_count -= 1
+
+    LIFECYCLE.later(LIFECYCLE.delete_delay, gone)
+    return nodegroup
+
+
+def update_cluster_config(self, name, resources_vpc_config=None, logging=None,
+                          client_request_token=None, access_config=None, **_ignored):
+    cluster = _get_cluster(self, name)
+    _require_active(cluster, "Cluster %s" % name)
+    params, changes = [], {}
+    if resources_vpc_config:
+        if "subnetIds" in resources_vpc_config or "securityGroupIds" in resources_vpc_config:
+            # Supported by EKS since 2023 but never by this module; keep the emulator strict so a
+            # regression that sends them shows up.
+            raise _invalid("subnetIds/securityGroupIds updates are not supported by the sandbox",
+                           cluster=name)
+        merged = dict(cluster.resources_vpc_config)
+        merged.update(resources_vpc_config)
+        if not merged.get("endpointPublicAccess") and not merged.get("endpointPrivateAccess"):
+            raise _invalid("Cluster must have either public or private API endpoint access",
+                           cluster=name)
+        changes["resources_vpc_config"] = merged
+        for key, value in resources_vpc_config.items():
+            params.append((key[0].upper() + key[1:], value))
+    if logging:
+        changes["logging"] = _normalise_logging(cluster.logging, logging)
+        params.append(("ClusterLogging", logging.get("clusterLogging")))
+    if access_config:
+        mode = access_config.get("authenticationMode")
+        if mode:
+            current = cluster.access_config.get("authenticationMode")
+            if mode not in AUTH_MODES:
+                raise _invalid("Invalid authenticationMode %s" % mode, cluster=name)
+            order = AUTH_MODES.index
+            # EKS only lets you move CONFIG_MAP -> API_AND_CONFIG_MAP -> API
+            if (current, mode) not in (("CONFIG_MAP", "API_AND_CONFIG_MAP"),
+                                       ("API_AND_CONFIG_MAP", "API"), (current, current)):
+                raise _invalid("Unsupported authentication mode update from %s to %s"
+                               % (current, mode), cluster=name)
+            del order
+            changes["access_config"] = dict(cluster.access_config, authenticationMode=mode)
+            params.append(("AuthenticationMode", mode))
+    if not params:
+        raise _invalid("No changes needed", cluster=name)
+    kind = "AccessConfigUpdate" if access_config and len(params) == 1 else (
+        "LoggingUpdate" if logging and not resources_vpc_config else "EndpointAccessUpdate")
+    update = _new_update(kind, params)
+    cluster.updates[update["id"]] = update
+    cluster.status = "UPDATING"
+    LIFECYCLE.later(LIFECYCLE.update_delay, _finish_update, cluster, update, changes)
+    return update
+
+
+def update_cluster_version(self, name, version, client_request_token=None):
+    cluster = _get_cluster(self, name)
+    _require_active(cluster, "Cluster %s" % name)
+    current, wanted = _minor(cluster.version), _minor(version)
+    if wanted is None or version not in SUPPORTED_VERSIONS or wanted != current + 1:
+        raise _invalid("Unsupported Kubernetes minor version update from %s to %s"
+                       % (cluster.version, version), cluster=name)
+    for ng in cluster.nodegroups.values():
+        if _minor(ng.version) < current:
+            raise _invalid("Nodegroup %s must be updated to match cluster version %s before "
+                           "updating cluster version" % (ng.nodegroup_name, cluster.version),
+                           cluster=name)
+    update = _new_update("VersionUpdate", [("Version", version), ("PlatformVersion", "eks.1")])
+    cluster.updates[update["id"]] = update
+    cluster.status = "UPDATING"
+    LIFECYCLE.later(LIFECYCLE.update_delay, _finish_update, cluster, update,
+                    {"version": version, "platformVersion": "eks.1"})
+    return update
+
+
+def update_nodegroup_config(self, cluster_name, nodegroup_name, labels=None, taints=None,
+                            scaling_config=None, **kw):
+    cluster = _get_cluster(self, cluster_name)
+    nodegroup = _get_nodegroup(cluster, nodegroup_name)
+    _require_active(nodegroup, "Nodegroup %s" % nodegroup_name)
+    merged = dict(nodegroup.scaling_config)
+    merged.update(scaling_config or {})
+    _validate_scaling(merged, nodegroup_name)
+    params = []
+    if labels:
+        params.append(("LabelsToAdd", labels.get("addOrUpdateLabels")))
+        params.append(("LabelsToRemove", labels.get("removeLabels")))
+    if taints:
+        params.append(("TaintsToAdd", taints.get("addOrUpdateTaints")))
+        params.append(("TaintsToRemove", taints.get("removeTaints")))
+    for key in ("minSize", "maxSize", "desiredSize"):
+        if scaling_config and key in scaling_config:
+            params.append((key[0].upper() + key[1:], scaling_config[key]))
+    params = [(k, v) for k, v in params if v is not None]
+    if not params:
+        raise _invalid("No changes needed", nodegroup=nodegroup_name)
+    update = _new_update("ConfigUpdate", params, nodegroup=nodegroup_name)
+    cluster.updates[update["id"]] = update
+    nodegroup.status = "UPDATING"
+
+    def apply(ng=nodegroup, upd=update):
+        _orig["update_nodegroup_config"](self, cluster_name=cluster_name,
+                                         nodegroup_name=nodegroup_name, labels=labels,
+                                         taints=taints, scaling_config=scaling_config, **kw)
+        _finish_update(ng, upd, {})
+
+    LIFECYCLE.later(LIFECYCLE.update_delay, apply)
+    return update
+
+
+def update_nodegroup_version(self, cluster_name, nodegroup_name, version=None,
+                             release_version=None, force=False, **_ignored):
+    cluster = _get_cluster(self, cluster_name)
+    nodegroup = _get_nodegroup(cluster, nodegroup_name)
+    _require_active(nodegroup, "Nodegroup %s" % nodegroup_name)
+    version = version or cluster.version
+    if _minor(version) is None or _minor(version) > _minor(cluster.version) \
+            or _minor(version) < _minor(nodegroup.version):
+        raise _invalid("Requested Nodegroup version %s is invalid (cluster %s, nodegroup %s)"
+                       % (version, cluster.version, nodegroup.version), nodegroup=nodegroup_name)
+    release = release_version or "%s.0-20250101" % version
+    if version == nodegroup.version and release == nodegroup.release_version:
+        raise _invalid("Nodegroup %s is already at version %s" % (nodegroup_name, version),
+                       nodegroup=nodegroup_name)
+    update = _new_update("VersionUpdate", [("Version", version), ("ReleaseVersion", release)],
+                         nodegroup=nodegroup_name)
+    cluster.updates[update["id"]] = update
+    nodegroup.status = "UPDATING"
+    LIFECYCLE.later(LIFECYCLE.update_delay, _finish_update, nodegroup, update,
+                    {"version": version, "release_version": release, "modified_at": utcnow()})
+    return update
+
+
+def describe_update(self, name, update_id, nodegroup_name=None):
+    cluster = _get_cluster(self, name)
+    update = cluster.updates.get(update_id)
+    if update is None or update["_nodegroup"] != nodegroup_name:
+        raise _not_found("No update found for ID: %s" % update_id, cluster=name)
+    return update
+
+
+def list_updates(self, name, nodegroup_name=None):
+    cluster = _get_cluster(self, name)
+    if nodegroup_name:
+        _get_nodegroup(cluster, nodegroup_name)
+    return [u["id"] for u in cluster.updates.values() if u["_nodegroup"] == nodegroup_name]
+
+
+def _find_taggable(self, arn):
+    for cluster in self.clusters.values():
+        if cluster.arn == arn:
+            return cluster
+        for ng in cluster.nodegroups.values():
+            if ng.arn == arn:
+                return ng
+    raise _not_found("Resource was not found: %s" % arn)
+
+
+def tag_resource(self, resource_arn, tags):
+    _find_taggable(self, resource_arn).tags.update(tags or {})
+
+
+def untag_resource(self, resource_arn, tag_keys):
+    target = _find_taggable(self, resource_arn)
+    for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+        target.tags.pop(key, None)
+
+
+def list_tags_for_resource(self, resource_arn):
+    return _find_taggable(self, resource_arn).tags
+
+
+# ---------------------------------------------------------------- response methods
+
+def _r_create_cluster(self):
+    access = self._get_param("accessConfig") or {}
+    with _lock:
+        cluster = self.eks_backend.create_cluster(
+            name=self._get_param("name"), version=self._get_param("version"),
+            role_arn=self._get_param("roleArn"),
+            resources_vpc_config=self._get_param("resourcesVpcConfig"),
+            kubernetes_network_config=self._get_param("kubernetesNetworkConfig"),
+            logging=self._get_param("logging"),
+            client_request_token=self._get_param("clientRequestToken"),
+            tags=self._get_param("tags"), encryption_config=self._get_param("encryptionConfig"),
+            remote_network_config=self._get_param("remoteNetworkConfig"))
+        mode = access.get("authenticationMode")
+        if mode:
+            if mode not in AUTH_MODES:
+                raise _invalid("Invalid authenticationMode %s" % mode)
+            cluster.access_config["authenticationMode"] = mode
+        if "bootstrapClusterCreatorAdminPermissions" in access:
+            cluster.access_config["bootstrapClusterCreatorAdminPermissions"] = bool(
+                access["bootstrapClusterCreatorAdminPermissions"])
+        cluster.creator_access_key = self.get_access_key()
+        return ActionResult({"cluster": cluster})
+
+
+def _locked(name):
+    original = getattr(eks_responses.EKSResponse, name)
+
+    def wrapper(self):
+        with _lock:
+            return original(self)
+
+    wrapper.__name__ = name
+    return wrapper
+
+
+def _r_update_cluster_config(self):
+    with _lock:
+        update = self.eks_backend.update_cluster_config(
+            name=self._get_param("name"),
+            resources_vpc_config=self._get_param("resourcesVpcConfig"),
+            logging=self._get_param("logging"),
+            client_request_token=self._get_param("clientRequestToken"),
+            access_config=self._get_param("accessConfig"))
+        return ActionResult({"update": _public_update(update)})
+
+
+def _r_update_cluster_version(self):
+    with _lock:
+        update = self.eks_backend.update_cluster_version(
+            name=self._get_param("name"), version=self._get_param("version"))
+        return ActionResult({"update": _public_update(update)})
+
+
+def _r_update_nodegroup_config(self):
+    with _lock:
+        update = self.eks_backend.update_nodegroup_config(
+            cluster_name=self._get_param("name"),
+            nodegroup_name=self._get_param("nodegroupName"),
+            labels=self._get_param("labels"), taints=self._get_param("taints"),
+            scaling_config=self._get_param("scalingConfig"),
+            update_config=self._get_param("updateConfig"))
+        return ActionResult({"update": _public_update(update)})
+
+
+def _r_update_nodegroup_version(self):
+    with _lock:
+        update = self.eks_backend.update_nodegroup_version(
+            cluster_name=self._get_param("name"),
+            nodegroup_name=self._get_param("nodegroupName"),
+            version=self._get_param("version"),
+            release_version=self._get_param("releaseVersion"),
+            force=self._get_param("force"))
+        return ActionResult({"update": _public_update(update)})
+
+
+def _r_describe_update(self):
+    with _lock:
+        update = self.eks_backend.describe_update(
+            name=self._get_param("name"), update_id=self._get_param("updateId"),
+            nodegroup_name=self._get_param("nodegroupName"))
+        return ActionResult({"update": _public_update(update)})
+
+
+def _r_list_updates(self):
+    with _lock:
+        ids = self.eks_backend.list_updates(name=self._get_param("name"),
+                                            nodegroup_name=self._get_param("nodegroupName"))
+        return ActionResult({"updateIds": ids})
+
+
+def _r_tag_resource(self):
+    with _lock:
+        self.eks_backend.tag_resource(self._extract_arn_from_path(), self._get_param("tags"))
+        return EmptyResult()
+
+
+def _elb_create_load_balancer_response(self):
+    """Report the DNS name the sandbox's LB controller chose (tag) instead of moto's."""
+    result = _orig["elb_create_load_balancer_response"](self)
+    name = self._get_param("LoadBalancerName")
+    wanted = None
+    for tag in self._get_param("Tags", []) or []:
+        if tag.get("Key") == "sandbox.multicloud.mesh/dns-name":
+            wanted = tag.get("Value")
+    balancer = self.elb_backend.load_balancers.get(name)
+    if balancer is not None:
+        balancer.dns_name = wanted or "%s-%010d.%s.elb.amazonaws.com" % (
+            name, int(uuid.uuid5(uuid.NAMESPACE_DNS, name).int % 10 ** 10),
+            self.elb_backend.region_name)
+        return ActionResult({"DNSName": balancer.dns_name})
+    return result
+
+
+def install(lifecycle=None):
+    """Patch moto's EKS/ELB classes (idempotent). Must run before the moto server app is built."""
+    global _installed, LIFECYCLE
+    if lifecycle is not None:
+        LIFECYCLE = lifecycle
+        globals()["LIFECYCLE"] = lifecycle
+    if _installed:
+        return
+    backend = eks_models.EKSBackend
+    for name in ("create_cluster", "create_nodegroup", "update_nodegroup_config"):
+        _orig[name] = getattr(backend, name)
+    for func in (create_cluster, delete_cluster, create_nodegroup, delete_nodegroup,
+                 update_cluster_config, update_cluster_version, update_nodegroup_config,
+                 update_nodegroup_version, describe_update, list_updates, tag_resource,
+                 untag_resource, list_tags_for_resource, _validate_role_exists):
+        setattr(backend, func.__name__, func)
+
+    response = eks_responses.EKSResponse
+    for name in ("describe_cluster", "describe_nodegroup", "list_clusters", "list_nodegroups",
+                 "delete_cluster", "delete_nodegroup", "create_nodegroup", "untag_resource",
+                 "list_tags_for_resource"):
+        setattr(response, name, _locked(name))
+    response.create_cluster = _r_create_cluster
+    response.update_cluster_config = _r_update_cluster_config
+    response.update_cluster_version = _r_update_cluster_version
+    response.update_nodegroup_config = _r_update_nodegroup_config
+    response.update_nodegroup_version = _r_update_nodegroup_version
+    response.describe_update = _r_describe_update
+    response.list_updates = _r_list_updates
+    response.tag_resource = _r_tag_resource
+
+    dispatch = eks_urls.response.dispatch
+    eks_urls.url_paths.update({
+        "{0}/clusters/(?P<name>[^/]+)/updates$": dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$":
+            dispatch,
+    })
+
+    from moto.elb import responses as elb_responses
+    _orig["elb_create_load_balancer_response"] = elb_responses.ELBResponse.create_load_balancer
+    elb_responses.ELBResponse.create_load_balancer = _elb_create_load_balancer_response
+    _installed = True

@@ -1,0 +1,57 @@
+"""``python -m meshsandbox aws-emulator [options]``: run the sandbox's AWS emulator.
+
+The foundation's ``__main__`` dispatches the ``aws-emulator`` subcommand to ``main(argv)``;
+``python -m meshsandbox.aws_main`` works on its own too.
+"""
+
+import argparse
+import json
+import sys
+
+from .aws_emulator import DEFAULT_PORT, AWSEmulator
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="meshsandbox aws-emulator",
+                                     description="moto-based AWS emulator of the mesh sandbox")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="0 picks a free port (default %(default)s)")
+    parser.add_argument("--home", help="sandbox home (default $MESH_SANDBOX_HOME or "
+                                       "<repo>/.cache/sandbox)")
+    parser.add_argument("--ready-delay", type=float, default=2.0,
+                        help="seconds a cluster/node group stays CREATING (default %(default)s)")
+    parser.add_argument("--update-delay", type=float, default=1.0)
+    parser.add_argument("--delete-delay", type=float, default=1.0)
+    parser.add_argument("--no-clusters", action="store_true",
+                        help="do not start local API servers (fake endpoints only)")
+    parser.add_argument("--no-verify-signatures", action="store_true",
+                        help="accept any credentials (moto's default behaviour)")
+    parser.add_argument("--token-max-age", type=int, default=900,
+                        help="seconds an EKS token is accepted after X-Amz-Date (EKS: 900)")
+    parser.add_argument("--honour-token-expires", action="store_true",
+                        help="also reject tokens older than their X-Amz-Expires (60 s)")
+    return parser
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "aws-emulator":  # called through ``python -m meshsandbox``
+        argv = argv[1:]
+    args = build_parser().parse_args(argv)
+    emulator = AWSEmulator(host=args.host, port=args.port, home=args.home,
+                           ready_delay=args.ready_delay, update_delay=args.update_delay,
+                           delete_delay=args.delete_delay, start_clusters=not args.no_clusters,
+                           verify_signatures=not args.no_verify_signatures,
+                           token_max_age=args.token_max_age,
+                           honour_token_expires=args.honour_token_expires)
+    emulator.start()
+    print(json.dumps({"endpoint_url": emulator.endpoint_url,
+                      "credentials_file": emulator.credentials_file,
+                      "profile": "mesh-sandbox"}), flush=True)
+    emulator.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
