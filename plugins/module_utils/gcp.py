@@ -28,6 +28,7 @@ import copy
 import json
 import os
 import re
+import time
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -250,6 +251,8 @@ class GkeClient:
         self.request_timeout = request_timeout
         self.warn = warn or (lambda msg: None)
         self.retries = 0
+        self.sleep = time.sleep  # replaceable in tests, passed to retry_call / wait_until
+        self.clock = time.monotonic
 
     # ---- plumbing ----------------------------------------------------------------------------
     @property
@@ -292,7 +295,7 @@ class GkeClient:
                 self.wait_operation({"name": op_name}, raise_on_error=False)
 
         return retry_call(lambda: self._once(method, path, body, what), retryable,
-                          timeout=self.timeout, on_retry=on_retry)
+                          timeout=self.timeout, on_retry=on_retry, sleep=self.sleep, clock=self.clock)
 
     # ---- clusters ----------------------------------------------------------------------------
     def cluster_path(self, name):
@@ -337,7 +340,8 @@ class GkeClient:
             if self._busy(exc):
                 self.wait_operation({"name": self._busy(exc)}, raise_on_error=False)
 
-        return retry_call(attempt, retryable, timeout=self.timeout, on_retry=on_retry)
+        return retry_call(attempt, retryable, timeout=self.timeout, on_retry=on_retry,
+                          sleep=self.sleep, clock=self.clock)
 
     # ---- node pools --------------------------------------------------------------------------
     def pool_path(self, cluster, pool):
@@ -380,7 +384,8 @@ class GkeClient:
         else:
             try:
                 done = wait_until(lambda: self._done(op["name"]), timeout=timeout or self.timeout,
-                                  interval=self.poll_interval, what="operation %s" % op["name"])
+                                  interval=self.poll_interval, what="operation %s" % op["name"],
+                                  sleep=self.sleep, clock=self.clock)
             except WaitTimeout:
                 raise GcpError("timed out after %ss waiting for GKE operation %s (%s) on %s; it is still "
                                "running: raise wait_timeout or run again later"
