@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright: multicloud.mesh contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Kubernetes access for every module of the collection.
+
+``connect(params)`` turns the options of the ``multicloud.mesh.kube`` doc
+fragment (kubeconfig path or content, context, or host + bearer token + CA)
+into a ``kubernetes.dynamic.DynamicClient``. Connection problems become a
+``KubeError`` whose message says what is wrong and what to do: unreachable
+server, untrusted certificate, rejected token, missing permission.
+
+The deprecated ``openshift`` package is not used: it only wraps
+``kubernetes.dynamic`` (see docs/decisions.md).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import ssl
+import traceback
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover
+    yaml = None
+
+KUBE_IMP_ERR = None
+try:
+    import urllib3
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
+    from kubernetes.dynamic import DynamicClient
+    from kubernetes.dynamic.exceptions import DynamicApiError
+    HAS_KUBERNETES = True
+except ImportError:
+    HAS_KUBERNETES = False
+    KUBE_IMP_ERR = traceback.format_exc()
+    ApiException = DynamicApiError = Exception
+
+# Environment variables of AWX's "OpenShift or Kubernetes API Bearer Token"
+# credential type (and kubernetes.core's K8S_AUTH_* conventions).
+ENV_FALLBACKS = {
+    "kubeconfig": "K8S_AUTH_KUBECONFIG",
+    "context": "K8S_AUTH_CONTEXT",
+    "host": "K8S_AUTH_HOST",
+    "api_key": "K8S_AUTH_API_KEY",
+    "ca_cert": "K8S_AUTH_SSL_CA_CERT",
+    "validate_certs": "K8S_AUTH_VERIFY_SSL",
+}
+
+KUBE_ARG_SPEC = dict(
+    kubeconfig=dict(type="raw", no_log=False),
+    context=dict(type="str"),
+    host=dict(type="str"),
+    api_key=dict(type="str", no_log=True),
+    ca_cert=dict(type="str", aliases=["ssl_ca_cert"]),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"]),
+    request_timeout=dict(type="int", default=30),
+)
+
+
+class KubeError(Exception):
+    """A Kubernetes access failure with a message fit for ``fail_json``."""
+
+    def __init__(self, msg, status=None):
+        super(KubeError, self).__init__(msg)
+        self.msg = msg
+        self.status = status
+
+
+def _env_bool(value):
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
+def resolve_params(params, environ=None):
+    """Fill unset connection options from the K8S_AUTH_* environment."""
+    environ = os.environ if environ is None else environ
+    resolved = dict(params)
+    for key, env in ENV_FALLBACKS.items():
+        if resolved.get(key) in (None, "") and environ.get(env):
+            value = environ[env]
+            resolved[key] = _env_bool(value) if key == "validate_certs" else value
+    return resolved
+
+
+def load_kubeconfig_dict(kubeconfig):
+    """Return a kubeconfig as a dict from a path, a YAML string, or a dict."""
+    if isinstance(kubeconfig, dict):
+        return kubeconfig
+    if not isinstance(kubeconfig, str):
+        raise KubeError("kubeconfig must be a path, a YAML string or a dict, got %s" % type(kubeconfig).__name__)
+    text = kubeconfig
+    if "\n" not in kubeconfig and not kubeconfig.lstrip().startswith("{"):
+        path = os.path.expanduser(kubeconfig)
+        if not os.path.exists(path):
+            raise KubeError("kubeconfig file %s does not exist; pass an existing path or the kubeconfig content" % kubeconfig)
+        with open(path, "r") as handle:
+            text = handle.read()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise KubeError("kubeconfig is not valid YAML: %s" % exc.__class__.__name__)
+    if not isinstance(data, dict) or "clusters" not in data:
+        raise KubeError("kubeconfig has no 'clusters'; is it a kubeconfig?")
+    return data
+
+
+def build_configuration(params):
+    """Return a ``kubernetes.client.Configuration`` for the options given."""
+    params = resolve_params(params)
+    timeout = params.get("request_timeout") or 30
+    if params.get("kubeconfig"):
+        data = load_kubeconfig_dict(params["kubeconfig"])
+        contexts = [c.get("name") for c in data.get("contexts") or []]
+        context = params.get("context")
+        if context and context not in contexts:
+            raise KubeError("context %r is not in the kubeconfig; known contexts: %s" % (context, ", ".join(contexts) or "none"))
+        configuration = k8s_client.Configuration()
+        loader = k8s_config.kube_config.KubeConfigLoader(config_dict=data, active_context=context)
+        loader.load_and_set(configuration)
+    elif params.get("host"):
+        configuration = k8s_client.Configuration()
+        configuration.host = params["host"]
+        if params.get("api_key"):
+            configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
+        if params.get("ca_cert"):
+            configuration.ssl_ca_cert = os.path.expanduser(params["ca_cert"])
+    else:
+        raise KubeError("no cluster given: set kubeconfig (path or content) or host with api_key "
+                        "(or the K8S_AUTH_KUBECONFIG / K8S_AUTH_HOST environment variables)")
+    if params.get("validate_certs") is not None:
+        configuration.verify_ssl = params["validate_certs"]
+    configuration.retries = 1
+    configuration.timeout = timeout
+    return configuration
+
+
+def explain(exc, server):
+    """Turn a low-level client error into a KubeError with a helpful message."""
+    if isinstance(exc, KubeError):
+        return exc
+    status = getattr(exc, "status", None)
+    if status == 401:
+        return KubeError("the API server %s rejected the credentials (401 Unauthorized): the token or "
+                         "client certificate is wrong or expired; refresh the kubeconfig" % server, 401)
+    if status == 403:
+        body = getattr(exc, "body", None) or getattr(exc, "summary", lambda: "")()
+        return KubeError("permission denied by %s (403 Forbidden): %s" % (server, _short(body)), 403)
+    if status is not None:
+        return KubeError("the API server %s answered %s: %s" % (server, status, _short(getattr(exc, "body", "") or str(exc))), status)
+    chain = _causes(exc)
+    if any(isinstance(c, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(c) for c in chain):
+        return KubeError("cannot verify the TLS certificate of %s: the CA in the kubeconfig (or ca_cert) does not "
+                         "match the server; fix the CA data, or set validate_certs=false only for testing" % server)
+    if any(isinstance(c, (ConnectionRefusedError, ConnectionError, OSError)) for c in chain) or \
+            (urllib3 is not None and isinstance(exc, urllib3.exceptions.HTTPError)):
+        return KubeError("cannot reach the API server %s (%s): is the cluster running and the address right?"
+                         % (server, _root_reason(chain)))
+    return KubeError("Kubernetes API error from %s: %s" % (server, exc))
+
+
+def _short(text, limit=300):
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _causes(exc):
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = getattr(exc, "reason", None) or exc.__cause__ or exc.__context__
+        if not isinstance(exc, BaseException):
+            break
+    return seen
+
+
+def _root_reason(chain):
+    root = chain[-1]
+    return "%s: %s" % (root.__class__.__name__, _short(str(root), 120))
+
+
+class KubeClient(object):
+    """A connected cluster: ``dynamic`` (DynamicClient), ``api`` (ApiClient), ``server``."""
+
+    def __init__(self, params):
+        if not HAS_KUBERNETES:
+            raise KubeError("the 'kubernetes' Python library is required (pip install kubernetes)")
+        configuration = build_configuration(params)
+        self.server = configuration.host
+        self.timeout = configuration.timeout
+        self.api = k8s_client.ApiClient(configuration)
+        try:
+            self.dynamic = DynamicClient(self.api)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise explain(exc, self.server)
+
+    def call(self, fn, *args, **kwargs):
+        """Run ``fn`` and convert client errors into KubeError."""
+        kwargs.setdefault("_request_timeout", self.timeout)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise explain(exc, self.server)
+
+    def resource(self, api_version, kind):
+        try:
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise explain(exc, self.server)
+
+    def version(self):
+        try:
+            return k8s_client.VersionApi(self.api).get_code(_request_timeout=self.timeout).to_dict()
+        except Exception as exc:  # pylint: disable=broad-except
+            raise explain(exc, self.server)
+
+
+def connect(params):
+    """Return a KubeClient for the module parameters (see the kube doc fragment)."""
+    return KubeClient(params)

@@ -1,0 +1,1 @@
+"""multicloud.mesh sandbox: local Kubernetes control planes and cloud API emulators."""
