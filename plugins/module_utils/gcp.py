@@ -197,11 +197,24 @@ def _refresh_reason(exc):
     return str(exc)
 
 
+def authorized_session(credentials):
+    """A requests session that sends the credentials' token.
+
+    A bare access token cannot be refreshed: a plain session with the header, so that a rejected
+    token surfaces as the API's UNAUTHENTICATED error instead of google-auth's refresh complaint.
+    """
+    if isinstance(credentials, google.oauth2.credentials.Credentials) and not credentials.refresh_token:
+        session = requests.Session()
+        session.headers["Authorization"] = "Bearer %s" % credentials.token
+        return session
+    return AuthorizedSession(credentials)
+
+
 def gcp_session(params):
-    """An AuthorizedSession for the auth options; the first token is fetched at once."""
+    """A session for the auth options; the first token is fetched at once."""
     credentials = gcp_credentials(params)
     refresh_credentials(credentials)
-    return AuthorizedSession(credentials)
+    return authorized_session(credentials)
 
 
 # ---------------------------------------------------------------------------------------------

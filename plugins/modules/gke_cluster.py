@@ -435,7 +435,7 @@ class GkeCluster:
     def connect(self):
         self.credentials = gcp.gcp_credentials(self.params)
         gcp.refresh_credentials(self.credentials)
-        session = gcp.AuthorizedSession(self.credentials)
+        session = gcp.authorized_session(self.credentials)
         self.client = gcp.GkeClient(session, self.params["project"], self.params["location"],
                                     endpoint=self.params["api_endpoint"], timeout=self.params["wait_timeout"],
                                     poll_interval=1.0, warn=self.module.warn)
