@@ -11,7 +11,7 @@ py="${PYTHON:-$repo/.venv/bin/python}"
 export PYTHONPATH="$repo/sandbox${PYTHONPATH:+:$PYTHONPATH}"
 work="${GKE_IT_WORKDIR:-$(mktemp -d /tmp/gke-cluster-it.XXXXXX)}"
 export GKE_IT_WORKDIR="$work"
-chmod 700 "$work"
+mkdir -p "$work" && chmod 700 "$work"
 emu_pid=""
 cleanup() { if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null || true; wait "$emu_pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
