@@ -1,0 +1,755 @@
+# -*- coding: utf-8 -*-
+# Copyright: multicloud.mesh contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Where the collection talks to AWS.
+
+- ``aws_argument_spec()`` / ``aws_session(params)`` / ``client(...)``: a boto3 session and clients
+  from the options of the ``multicloud.mesh.aws`` doc fragment, falling back to the standard
+  AWS environment variables (and those AWX's "Amazon Web Services" credential injects).
+- ``retrying(client, timeout)``: every call retried on throttling and transient errors through
+  ``retry.retry_call`` (full-jitter backoff); botocore's own retries are off so that the two
+  never multiply.
+- ``eks_token(...)``: the bearer token EKS accepts, made like aws-iam-authenticator / ``aws eks
+  get-token``: a presigned STS GetCallerIdentity URL with the signed header ``x-k8s-aws-id``.
+- EKS: parameter validation, the API <-> option views, and ``plan_update`` (a pure function from
+  a current and a desired view to the list of calls), used by the ``eks_cluster`` module.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import datetime
+import ipaddress
+import re
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.multicloud.mesh.plugins.module_utils.retry import retry_call
+
+BOTO3_IMP_ERR = None
+try:
+    import boto3
+    import botocore
+    from botocore.config import Config
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionClosedError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ProfileNotFound,
+        ReadTimeoutError,
+    )
+    HAS_BOTO3 = True
+except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
+    HAS_BOTO3 = False
+    BOTO3_IMP_ERR = traceback.format_exc()
+    BotoCoreError = ClientError = Exception
+    ConnectionClosedError = EndpointConnectionError = NoCredentialsError = Exception
+    PartialCredentialsError = ProfileNotFound = ReadTimeoutError = Exception
+
+USER_AGENT = "multicloud.mesh/0.1.0"
+TOKEN_PREFIX = "k8s-aws-v1."
+TOKEN_EXPIRES = 60
+# EKS accepts a token for 15 minutes after it was signed; ``aws eks get-token`` reports 14.
+TOKEN_LIFETIME = datetime.timedelta(minutes=14)
+CLUSTER_ID_HEADER = "x-k8s-aws-id"
+
+THROTTLING_CODES = frozenset([
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException",
+    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException",
+])
+TRANSIENT_CODES = frozenset([
+    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "InternalError",
+    "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException", "ServerException",
+])
+CREDENTIAL_CODES = frozenset([
+    "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
+    "AuthFailure", "InvalidAccessKeyId", "ExpiredToken", "ExpiredTokenException",
+    "MissingAuthenticationToken", "IncompleteSignature", "AccessDenied",
+    "AccessDeniedException", "UnauthorizedOperation",
+])
+
+
+class AWSError(Exception):
+    """An AWS failure with a message fit for fail_json (never a traceback, never a secret)."""
+
+    def __init__(self, message, code=None, http_status=None):
+        super(AWSError, self).__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+
+
+# ---------------------------------------------------------------------------------------------
+# connection
+# ---------------------------------------------------------------------------------------------
+
+def aws_argument_spec():
+    """Argument spec of the ``multicloud.mesh.aws`` doc fragment (amazon.aws compatible names)."""
+    return dict(
+        region=dict(type="str", aliases=["aws_region", "ec2_region"],
+                    fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION", "EC2_REGION"])),
+        profile=dict(type="str", aliases=["aws_profile"],
+                     fallback=(env_fallback, ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"])),
+        access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key", "ec2_access_key"],
+                        no_log=False,
+                        fallback=(env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "EC2_ACCESS_KEY"])),
+        secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key", "ec2_secret_key"],
+                        no_log=True,
+                        fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY", "EC2_SECRET_KEY"])),
+        session_token=dict(type="str", aliases=["aws_session_token", "security_token", "aws_security_token"],
+                           no_log=True,
+                           fallback=(env_fallback, ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                                                    "EC2_SECURITY_TOKEN"])),
+        endpoint_url=dict(type="str", aliases=["aws_endpoint_url"],
+                          fallback=(env_fallback, ["AWS_ENDPOINT_URL"])),
+    )
+
+
+def connection_errors(params):
+    """Problems with the connection options, found without calling AWS (list of messages)."""
+    errors = []
+    if params.get("profile") and (params.get("access_key") or params.get("secret_key")):
+        # Mirrors amazon.aws: both at once is ambiguous. Keys may come from the environment.
+        errors.append("profile and access_key/secret_key are mutually exclusive; set one of them "
+                      "(unset AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY to use a profile)")
+    if bool(params.get("access_key")) != bool(params.get("secret_key")):
+        errors.append("access_key and secret_key must be given together")
+    region = params.get("region")
+    if not region:
+        errors.append("region is required (set the region option or AWS_REGION)")
+    elif not REGION_RE.match(region):
+        errors.append("region %r is not an AWS region name (expected a name like eu-central-1)" % region)
+    endpoint = params.get("endpoint_url")
+    if endpoint and not re.match(r"^https?://[^/\s]+", endpoint):
+        errors.append("endpoint_url %r must be an http(s) URL" % endpoint)
+    return errors
+
+
+def aws_session(params):
+    """A boto3 Session from the module params (env fallbacks already applied by Ansible)."""
+    try:
+        if params.get("profile"):
+            return boto3.session.Session(profile_name=params["profile"], region_name=params.get("region"))
+        return boto3.session.Session(
+            aws_access_key_id=params.get("access_key") or None,
+            aws_secret_access_key=params.get("secret_key") or None,
+            aws_session_token=params.get("session_token") or None,
+            region_name=params.get("region"))
+    except ProfileNotFound as exc:
+        raise AWSError("profile %r was not found in the AWS config/credentials files (%s)"
+                       % (params.get("profile"), exc), code="ProfileNotFound")
+
+
+def client(session, service, params):
+    """A boto3 client; botocore's retries are off (``retrying`` owns retries)."""
+    config = Config(user_agent_extra=USER_AGENT, retries={"total_max_attempts": 1, "mode": "standard"},
+                    connect_timeout=20, read_timeout=60)
+    try:
+        return session.client(service, region_name=params.get("region"),
+                               endpoint_url=params.get("endpoint_url") or None, config=config)
+    except (BotoCoreError, ValueError) as exc:
+        raise AWSError("cannot create the %s client: %s" % (service, exc))
+
+
+def error_code(exc):
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code")
+    return None
+
+
+def is_retryable(exc):
+    """Throttling, 5xx and connection hiccups are retried; everything else is final."""
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return code in THROTTLING_CODES or code in TRANSIENT_CODES or status >= 500 or status == 429
+    return isinstance(exc, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError))
+
+
+def describe_error(exc, what):
+    """A one-line, secret-free message for a failed AWS call."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = err.get("Code") or "Error"
+        message = err.get("Message") or str(exc)
+        text = "%s failed: %s: %s" % (what, code, message)
+        if code in CREDENTIAL_CODES:
+            text += (" (check the AWS credentials: access_key/secret_key/session_token, profile, "
+                     "or AWS_* environment variables)")
+        return AWSError(text, code=code,
+                        http_status=exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return AWSError("%s failed: no AWS credentials found; set access_key/secret_key, profile, or "
+                        "the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables" % what,
+                        code="NoCredentials")
+    if isinstance(exc, EndpointConnectionError):
+        return AWSError("%s failed: cannot reach the AWS endpoint: %s" % (what, exc), code="EndpointConnectionError")
+    return AWSError("%s failed: %s" % (what, exc))
+
+
+class RetryingClient(object):
+    """Wraps a boto3 client: each API method call goes through ``retry_call``; errors become
+    ``AWSError`` (except those the caller lists in ``passthrough`` codes, see ``call``)."""
+
+    def __init__(self, boto_client, timeout=120.0, on_retry=None):
+        self.client = boto_client
+        self.timeout = timeout
+        self.on_retry = on_retry
+        self.retries = 0
+
+    def _count(self, exc, delay):
+        self.retries += 1
+        if self.on_retry:
+            self.on_retry(exc, delay)
+
+    def call(self, operation, **kwargs):
+        method = getattr(self.client, operation)
+        what = "%s.%s" % (self.client.meta.service_model.service_name, operation)
+        try:
+            return retry_call(lambda: method(**kwargs), is_retryable, timeout=self.timeout,
+                              on_retry=self._count)
+        except (ClientError, BotoCoreError) as exc:
+            raise describe_error(exc, what)
+
+    def call_or_none(self, operation, not_found=("ResourceNotFoundException",), **kwargs):
+        """Like ``call`` but returns None when the error code is one of ``not_found``."""
+        try:
+            return self.call(operation, **kwargs)
+        except AWSError as exc:
+            if exc.code in not_found:
+                return None
+            raise
+
+    def paginate(self, operation, key, **kwargs):
+        items, token_kw = [], {}
+        while True:
+            page = self.call(operation, **dict(kwargs, **token_kw))
+            items.extend(page.get(key, []))
+            token = page.get("nextToken") or page.get("NextToken")
+            if not token:
+                return items
+            token_kw = {"nextToken": token} if "nextToken" in page else {"NextToken": token}
+
+    def wait(self, waiter_name, timeout, delay=5, **kwargs):
+        """A boto3 waiter bounded by ``timeout`` seconds; throttled polls are retried."""
+        attempts = max(1, int(timeout // delay) + 1)
+        waiter = self.client.get_waiter(waiter_name)
+        try:
+            retry_call(lambda: waiter.wait(WaiterConfig={"Delay": delay, "MaxAttempts": attempts}, **kwargs),
+                       lambda exc: isinstance(exc, botocore.exceptions.WaiterError)
+                       and exc.last_response is not None and "Error" in exc.last_response
+                       and exc.last_response["Error"].get("Code") in THROTTLING_CODES | TRANSIENT_CODES,
+                       timeout=timeout)
+        except botocore.exceptions.WaiterError as exc:
+            if "Max attempts exceeded" in str(exc):
+                raise AWSError("timed out after %ss waiting for %s" % (timeout, waiter_name), code="Timeout")
+            raise AWSError("waiting for %s failed: %s" % (waiter_name, exc), code="WaiterFailure")
+
+
+# ---------------------------------------------------------------------------------------------
+# EKS token
+# ---------------------------------------------------------------------------------------------
+
+def eks_token(session, cluster_name, region, endpoint_url=None, now=None):
+    """Return ``{"token", "expiration"}``: an EKS bearer token for ``cluster_name``.
+
+    The token is ``k8s-aws-v1.`` + base64url (no padding) of a presigned STS GetCallerIdentity
+    URL, valid ``TOKEN_EXPIRES`` seconds per its own X-Amz-Expires, whose signature covers the
+    header ``x-k8s-aws-id: <cluster_name>`` - the format of aws-iam-authenticator.
+    """
+    sts = session.client("sts", region_name=region, endpoint_url=endpoint_url or None,
+                         config=Config(user_agent_extra=USER_AGENT))
+
+    def add_cluster_header(request, **_kwargs):
+        request.headers[CLUSTER_ID_HEADER] = cluster_name
+
+    sts.meta.events.register("before-sign.sts.GetCallerIdentity", add_cluster_header)
+    try:
+        url = sts.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=TOKEN_EXPIRES,
+                                         HttpMethod="GET")
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise describe_error(exc, "generating the EKS token")
+    encoded = base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    expiration = (now + TOKEN_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"token": TOKEN_PREFIX + encoded, "expiration": expiration}
+
+
+def decode_eks_token(token):
+    """The presigned URL inside a ``k8s-aws-v1.`` token (for tests and diagnostics)."""
+    if not token.startswith(TOKEN_PREFIX):
+        raise ValueError("not a k8s-aws-v1 token")
+    payload = token[len(TOKEN_PREFIX):]
+    return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8")
+
+
+def exec_user(cluster_name, region, profile=None, endpoint_url=None):
+    """kubeconfig ``user`` running ``aws eks get-token`` (what ``aws eks update-kubeconfig`` writes)."""
+    user = {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "aws",
+        "args": ["--region", region, "eks", "get-token", "--cluster-name", cluster_name, "--output", "json"],
+        "interactiveMode": "Never",
+        "provideClusterInfo": False,
+    }}
+    env = []
+    if profile:
+        env.append({"name": "AWS_PROFILE", "value": profile})
+    if endpoint_url:
+        env.append({"name": "AWS_ENDPOINT_URL_STS", "value": endpoint_url})
+    if env:
+        user["exec"]["env"] = env
+    return user
+
+
+# ---------------------------------------------------------------------------------------------
+# EKS: validation
+# ---------------------------------------------------------------------------------------------
+
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
+CLUSTER_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+NODEGROUP_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$")
+VERSION_RE = re.compile(r"^1\.[0-9]{1,2}$")
+ARN_ROLE_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+AUTH_MODES = ["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
+AUTH_MODE_STEPS = {("CONFIG_MAP", "API_AND_CONFIG_MAP"), ("API_AND_CONFIG_MAP", "API")}
+TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+                 "NoExecute": "NO_EXECUTE"}
+NODEGROUP_IMMUTABLE = ("instance_types", "ami_type", "disk_size", "node_role_arn", "subnets")
+
+
+def minor(version):
+    match = re.match(r"^1\.([0-9]+)", str(version or ""))
+    return int(match.group(1)) if match else None
+
+
+def validate_params(params):
+    """Every problem found in the options, before any call (list of messages naming options)."""
+    errors = connection_errors(params)
+    name = params.get("name") or ""
+    if not CLUSTER_NAME_RE.match(name):
+        errors.append("name %r is not a valid EKS cluster name (1-100 characters: letters, digits, "
+                      "- and _, starting with a letter or digit)" % name)
+    if params.get("state") == "absent":
+        return errors
+    version = params.get("version")
+    if version is not None and not VERSION_RE.match(version):
+        errors.append("version %r must be a Kubernetes minor version like 1.31" % version)
+    if params.get("role_arn") and not ARN_ROLE_RE.match(params["role_arn"]):
+        errors.append("role_arn %r is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)" % params["role_arn"])
+    subnets = params.get("subnets")
+    if subnets is not None and len(set(subnets)) < 2:
+        errors.append("subnets must name at least two subnets (in two availability zones); got %d" % len(set(subnets)))
+    for cidr in params.get("public_access_cidrs") or []:
+        try:
+            ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            errors.append("public_access_cidrs: %r is not a CIDR block (%s)" % (cidr, exc))
+    if params.get("endpoint_public_access") is False and params.get("endpoint_private_access") is False:
+        errors.append("endpoint_public_access and endpoint_private_access cannot both be false")
+    for log_type in params.get("logging") or []:
+        if log_type not in LOG_TYPES:
+            errors.append("logging: unknown log type %r (choose from %s)" % (log_type, ", ".join(LOG_TYPES)))
+    seen = set()
+    for index, group in enumerate(params.get("node_groups") or []):
+        label = "node_groups[%s]" % (group.get("name") or index)
+        if not NODEGROUP_NAME_RE.match(group.get("name") or ""):
+            errors.append("%s.name %r is not a valid node group name" % (label, group.get("name")))
+        if group.get("name") in seen:
+            errors.append("%s.name is used twice" % label)
+        seen.add(group.get("name"))
+        lo, hi, want = group.get("min_size"), group.get("max_size"), group.get("desired_size")
+        if lo is not None and lo < 0:
+            errors.append("%s.min_size %d must be 0 or more" % (label, lo))
+        if hi is not None and hi < 1:
+            errors.append("%s.max_size %d must be 1 or more" % (label, hi))
+        if lo is not None and hi is not None and lo > hi:
+            errors.append("%s.min_size %d is greater than max_size %d" % (label, lo, hi))
+        if want is not None and ((lo is not None and want < lo) or (hi is not None and want > hi)):
+            errors.append("%s.desired_size %d is outside min_size..max_size (%s..%s)" % (label, want, lo, hi))
+        if group.get("version") is not None and not VERSION_RE.match(group["version"]):
+            errors.append("%s.version %r must be a Kubernetes minor version like 1.31" % (label, group["version"]))
+        if group.get("node_role_arn") and not ARN_ROLE_RE.match(group["node_role_arn"]):
+            errors.append("%s.node_role_arn %r is not an IAM role ARN" % (label, group["node_role_arn"]))
+        if group.get("disk_size") is not None and group["disk_size"] < 1:
+            errors.append("%s.disk_size must be a positive number of GiB" % label)
+        for taint in group.get("taints") or []:
+            if taint.get("effect") not in TAINT_EFFECTS and taint.get("effect") not in TAINT_EFFECTS.values():
+                errors.append("%s.taints: effect %r must be one of %s" % (label, taint.get("effect"),
+                                                                        ", ".join(TAINT_EFFECTS)))
+    return errors
+
+
+def creation_errors(params):
+    """What a create needs beyond validate_params (checked once we know the cluster is absent)."""
+    errors = []
+    if not params.get("role_arn"):
+        errors.append("role_arn is required to create cluster %s (the IAM role EKS assumes; the "
+                      "multicloud.mesh.eks_cluster role creates one)" % params["name"])
+    if not params.get("subnets"):
+        errors.append("subnets is required to create cluster %s (two or more, in two availability zones)"
+                      % params["name"])
+    for group in params.get("node_groups") or []:
+        if not (group.get("node_role_arn") or params.get("node_role_arn")):
+            errors.append("node_groups[%s].node_role_arn is required to create the node group"
+                          % group["name"])
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# EKS: views (the API and the options in one comparable shape)
+# ---------------------------------------------------------------------------------------------
+
+def _enabled_logs(logging):
+    enabled = set()
+    for entry in (logging or {}).get("clusterLogging", []):
+        if entry.get("enabled"):
+            enabled.update(entry.get("types") or [])
+    return sorted(enabled)
+
+
+def _taint_view(taint):
+    effect = taint.get("effect")
+    return {"key": taint.get("key"), "value": taint.get("value") or None,
+            "effect": TAINT_EFFECTS.get(effect, effect)}
+
+
+def _taints(taints):
+    return sorted((_taint_view(t) for t in taints or []),
+                  key=lambda t: (t["key"] or "", t["effect"] or "", t["value"] or ""))
+
+
+def nodegroup_view(nodegroup):
+    scaling = nodegroup.get("scalingConfig") or {}
+    return {
+        "name": nodegroup["nodegroupName"],
+        "status": nodegroup.get("status"),
+        "version": nodegroup.get("version"),
+        "instance_types": list(nodegroup.get("instanceTypes") or []),
+        "ami_type": nodegroup.get("amiType"),
+        "disk_size": int(nodegroup["diskSize"]) if nodegroup.get("diskSize") is not None else None,
+        "min_size": scaling.get("minSize"),
+        "max_size": scaling.get("maxSize"),
+        "desired_size": scaling.get("desiredSize"),
+        "labels": dict(nodegroup.get("labels") or {}),
+        "taints": _taints(nodegroup.get("taints")),
+        "node_role_arn": nodegroup.get("nodeRole"),
+        "subnets": sorted(nodegroup.get("subnets") or []),
+        "tags": dict(nodegroup.get("tags") or {}),
+        "arn": nodegroup.get("nodegroupArn"),
+    }
+
+
+def cluster_view(cluster, nodegroups):
+    """The comparable view of a described cluster and its described node groups."""
+    vpc = cluster.get("resourcesVpcConfig") or {}
+    return {
+        "name": cluster["name"],
+        "arn": cluster.get("arn"),
+        "status": cluster.get("status"),
+        "version": cluster.get("version"),
+        "role_arn": cluster.get("roleArn"),
+        "subnets": sorted(vpc.get("subnetIds") or []),
+        "security_groups": sorted(vpc.get("securityGroupIds") or []),
+        "endpoint_public_access": vpc.get("endpointPublicAccess"),
+        "endpoint_private_access": vpc.get("endpointPrivateAccess"),
+        "public_access_cidrs": sorted(vpc.get("publicAccessCidrs") or []),
+        "logging": _enabled_logs(cluster.get("logging")),
+        "tags": dict(cluster.get("tags") or {}),
+        "authentication_mode": (cluster.get("accessConfig") or {}).get("authenticationMode"),
+        "node_groups": dict((ng["nodegroupName"], nodegroup_view(ng)) for ng in nodegroups),
+    }
+
+
+def desired_view(params, before):
+    """The view the options ask for; unset options keep ``before``'s values (or API defaults)."""
+    before = before or {}
+
+    def pick(key, default=None, transform=None):
+        value = params.get(key)
+        if value is None:
+            return before.get(key, default)
+        return transform(value) if transform else value
+
+    tags = dict(params.get("tags") or {})
+    if params.get("tags") is None:
+        tags = dict(before.get("tags") or {})
+    elif not params.get("purge_tags", True):
+        tags = dict(before.get("tags") or {}, **tags)
+    after = {
+        "name": params["name"],
+        "arn": before.get("arn"),
+        "status": before.get("status") or "ACTIVE",
+        "version": pick("version"),
+        "role_arn": pick("role_arn"),
+        "subnets": pick("subnets", [], lambda v: sorted(set(v))),
+        "security_groups": pick("security_groups", [], lambda v: sorted(set(v))),
+        "endpoint_public_access": pick("endpoint_public_access", True),
+        "endpoint_private_access": pick("endpoint_private_access", False),
+        "public_access_cidrs": pick("public_access_cidrs", ["0.0.0.0/0"], lambda v: sorted(set(v))),
+        "logging": pick("logging", [], lambda v: sorted(set(v))),
+        "tags": tags,
+        "authentication_mode": pick("authentication_mode", "API_AND_CONFIG_MAP"),
+    }
+    groups = before.get("node_groups") or {}
+    if params.get("node_groups") is not None:
+        groups = {}
+        for group in params["node_groups"]:
+            groups[group["name"]] = desired_nodegroup(group, (before.get("node_groups") or {}).get(group["name"]),
+                                                      params, after)
+    after["node_groups"] = groups
+    return after
+
+
+def desired_nodegroup(group, have, params, cluster_after):
+    have = have or {}
+
+    def pick(key, default=None, transform=None):
+        value = group.get(key)
+        if value is None:
+            return have.get(key, default)
+        return transform(value) if transform else value
+
+    lo = pick("min_size", 1)
+    hi = pick("max_size", max(lo, 1))
+    want = group.get("desired_size")
+    if want is None:
+        want = have.get("desired_size", lo)
+        want = min(max(want, lo), hi)  # keep the autoscaler's choice when it fits the new bounds
+    tags = group.get("tags")
+    if tags is None:
+        tags = dict(have.get("tags") or {})
+    version = group.get("version")
+    if version is None:
+        # Node groups follow the cluster's minor version (EKS needs them within one of it
+        # before the next control-plane upgrade).
+        version = cluster_after.get("version") or have.get("version")
+    return {
+        "name": group["name"],
+        "status": have.get("status") or "ACTIVE",
+        "version": version,
+        "instance_types": pick("instance_types", ["t3.medium"]),
+        "ami_type": pick("ami_type", "AL2023_x86_64_STANDARD"),
+        "disk_size": pick("disk_size", 20),
+        "min_size": lo,
+        "max_size": hi,
+        "desired_size": want,
+        "labels": pick("labels", {}, dict),
+        "taints": pick("taints", [], _taints),
+        "node_role_arn": group.get("node_role_arn") or have.get("node_role_arn") or params.get("node_role_arn"),
+        "subnets": pick("subnets", cluster_after.get("subnets") or [], lambda v: sorted(set(v))),
+        "tags": tags,
+        "arn": have.get("arn"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# EKS: the planner (pure)
+# ---------------------------------------------------------------------------------------------
+
+def _tag_steps(arn, have, want, what):
+    steps = []
+    add = dict((k, v) for k, v in want.items() if have.get(k) != v)
+    remove = sorted(k for k in have if k not in want)
+    if add:
+        steps.append({"call": "tag_resource", "args": {"resourceArn": arn, "tags": add},
+                      "what": "%s tags %s" % (what, ", ".join(sorted(add)))})
+    if remove:
+        steps.append({"call": "untag_resource", "args": {"resourceArn": arn, "tagKeys": remove},
+                      "what": "%s untag %s" % (what, ", ".join(remove))})
+    return steps
+
+
+def nodegroup_create_args(cluster_name, want):
+    args = {
+        "clusterName": cluster_name,
+        "nodegroupName": want["name"],
+        "scalingConfig": {"minSize": want["min_size"], "maxSize": want["max_size"],
+                          "desiredSize": want["desired_size"]},
+        "subnets": want["subnets"],
+        "instanceTypes": want["instance_types"],
+        "amiType": want["ami_type"],
+        "diskSize": want["disk_size"],
+        "nodeRole": want["node_role_arn"],
+        "labels": want["labels"],
+        "taints": [dict((k, v) for k, v in t.items() if v is not None) for t in want["taints"]],
+        "tags": want["tags"],
+    }
+    if want.get("version"):
+        args["version"] = want["version"]
+    return args
+
+
+def cluster_create_args(want):
+    args = {
+        "name": want["name"],
+        "roleArn": want["role_arn"],
+        "resourcesVpcConfig": {
+            "subnetIds": want["subnets"],
+            "securityGroupIds": want["security_groups"],
+            "endpointPublicAccess": want["endpoint_public_access"],
+            "endpointPrivateAccess": want["endpoint_private_access"],
+            "publicAccessCidrs": want["public_access_cidrs"],
+        },
+        "logging": {"clusterLogging": [{"types": want["logging"], "enabled": True}]
+                    if want["logging"] else [{"types": LOG_TYPES, "enabled": False}]},
+        "tags": want["tags"],
+        "accessConfig": {"authenticationMode": want["authentication_mode"],
+                         "bootstrapClusterCreatorAdminPermissions": True},
+    }
+    if want.get("version"):
+        args["version"] = want["version"]
+    return args
+
+
+def plan_create(want):
+    steps = [{"call": "create_cluster", "args": cluster_create_args(want),
+              "what": "create cluster %s" % want["name"]}]
+    for name in sorted(want["node_groups"]):
+        steps.append({"call": "create_nodegroup", "args": nodegroup_create_args(want["name"], want["node_groups"][name]),
+                      "what": "create node group %s" % name})
+    return {"errors": [], "steps": steps}
+
+
+def plan_update(before, after):
+    """The calls that turn view ``before`` into view ``after`` (a pure function).
+
+    Returns ``{"errors": [...], "steps": [{"call": <EKS operation>, "args": {...}, "what": ...}]}``.
+    ``errors`` names every option EKS cannot change in place (role_arn, subnets, security_groups,
+    node group instance types, AMI, disk, role and subnets), and version skips or downgrades:
+    such a plan must not run at all. Steps run one at a time (EKS runs one update per cluster):
+    control-plane version, endpoint access, logging, authentication mode, tags, then node groups
+    (new, changed, version, removed).
+    """
+    errors, steps = [], []
+    name = before["name"]
+    for key, why in (("role_arn", "the cluster IAM role is fixed at creation"),
+                     ("subnets", "this module does not move a cluster to other subnets"),
+                     ("security_groups", "this module does not change the control-plane security groups")):
+        if after[key] != before[key] and after[key]:
+            errors.append("%s cannot be changed in place from %s to %s (%s); create a new cluster instead"
+                          % (key, before[key], after[key], why))
+    if after["version"] and after["version"] != before["version"]:
+        have, want = minor(before["version"]), minor(after["version"])
+        if want < have:
+            errors.append("version %s is older than the cluster's %s: EKS cannot downgrade a cluster"
+                          % (after["version"], before["version"]))
+        elif want > have + 1:
+            errors.append("version %s skips minor versions: EKS upgrades one minor version at a time; "
+                          "set version %s.%d first" % (after["version"], before["version"].split(".")[0], have + 1))
+        else:
+            steps.append({"call": "update_cluster_version", "args": {"name": name, "version": after["version"]},
+                          "what": "upgrade control plane %s -> %s" % (before["version"], after["version"])})
+    access = {}
+    for key, api_key in (("endpoint_public_access", "endpointPublicAccess"),
+                         ("endpoint_private_access", "endpointPrivateAccess"),
+                         ("public_access_cidrs", "publicAccessCidrs")):
+        if after[key] != before[key]:
+            access[api_key] = after[key]
+    if access:
+        steps.append({"call": "update_cluster_config", "args": {"name": name, "resourcesVpcConfig": access},
+                      "what": "endpoint access %s" % ", ".join(sorted(access))})
+    if after["logging"] != before["logging"]:
+        entries = []
+        if after["logging"]:
+            entries.append({"types": after["logging"], "enabled": True})
+        off = [t for t in LOG_TYPES if t not in after["logging"]]
+        if off:
+            entries.append({"types": off, "enabled": False})
+        steps.append({"call": "update_cluster_config", "args": {"name": name, "logging": {"clusterLogging": entries}},
+                      "what": "control-plane logging %s" % (", ".join(after["logging"]) or "off")})
+    if after["authentication_mode"] != before["authentication_mode"]:
+        pair = (before["authentication_mode"], after["authentication_mode"])
+        if pair not in AUTH_MODE_STEPS:
+            errors.append("authentication_mode cannot change from %s to %s: EKS only moves CONFIG_MAP -> "
+                          "API_AND_CONFIG_MAP -> API, one step per update" % pair)
+        else:
+            steps.append({"call": "update_cluster_config",
+                          "args": {"name": name, "accessConfig": {"authenticationMode": after["authentication_mode"]}},
+                          "what": "authentication mode %s -> %s" % pair})
+    steps.extend(_tag_steps(before["arn"], before["tags"], after["tags"], "cluster"))
+
+    have_groups, want_groups = before["node_groups"], after["node_groups"]
+    for group_name in sorted(want_groups):
+        want, have = want_groups[group_name], have_groups.get(group_name)
+        if have is None:
+            steps.append({"call": "create_nodegroup", "args": nodegroup_create_args(name, want),
+                          "what": "create node group %s" % group_name})
+            continue
+        label = "node_groups[%s]" % group_name
+        for key in NODEGROUP_IMMUTABLE:
+            if want[key] != have[key] and want[key]:
+                errors.append("%s.%s cannot be changed in place from %s to %s; add a node group with a new "
+                              "name and remove this one" % (label, key, have[key], want[key]))
+        update = {}
+        scaling = dict((api, want[key]) for key, api in (("min_size", "minSize"), ("max_size", "maxSize"),
+                                                         ("desired_size", "desiredSize"))
+                       if want[key] != have[key])
+        if scaling:
+            update["scalingConfig"] = {"minSize": want["min_size"], "maxSize": want["max_size"],
+                                       "desiredSize": want["desired_size"]}
+        if want["labels"] != have["labels"]:
+            labels = {}
+            add = dict((k, v) for k, v in want["labels"].items() if have["labels"].get(k) != v)
+            remove = sorted(k for k in have["labels"] if k not in want["labels"])
+            if add:
+                labels["addOrUpdateLabels"] = add
+            if remove:
+                labels["removeLabels"] = remove
+            update["labels"] = labels
+        if want["taints"] != have["taints"]:
+            taints = {}
+            add = [t for t in want["taints"] if t not in have["taints"]]
+            wanted_keys = set((t["key"], t["effect"]) for t in want["taints"])
+            remove = [t for t in have["taints"] if (t["key"], t["effect"]) not in wanted_keys]
+            if add:
+                taints["addOrUpdateTaints"] = [dict((k, v) for k, v in t.items() if v is not None) for t in add]
+            if remove:
+                taints["removeTaints"] = [dict((k, v) for k, v in t.items() if v is not None) for t in remove]
+            update["taints"] = taints
+        if update:
+            update.update({"clusterName": name, "nodegroupName": group_name})
+            steps.append({"call": "update_nodegroup_config", "args": update,
+                          "what": "node group %s %s" % (group_name, ", ".join(
+                              sorted(k for k in update if k not in ("clusterName", "nodegroupName"))))})
+        if want["version"] and have["version"] and want["version"] != have["version"]:
+            if minor(want["version"]) < minor(have["version"]):
+                errors.append("%s.version %s is older than the node group's %s: EKS cannot downgrade node groups"
+                              % (label, want["version"], have["version"]))
+            elif minor(want["version"]) > minor(after["version"] or before["version"]):
+                errors.append("%s.version %s is newer than the cluster version %s"
+                              % (label, want["version"], after["version"] or before["version"]))
+            else:
+                steps.append({"call": "update_nodegroup_version",
+                              "args": {"clusterName": name, "nodegroupName": group_name, "version": want["version"]},
+                              "what": "upgrade node group %s %s -> %s" % (group_name, have["version"], want["version"])})
+        steps.extend(_tag_steps(have["arn"], have["tags"], want["tags"], "node group %s" % group_name))
+    for group_name in sorted(have_groups):
+        if group_name not in want_groups:
+            steps.append({"call": "delete_nodegroup", "args": {"clusterName": name, "nodegroupName": group_name},
+                          "what": "delete node group %s" % group_name})
+    return {"errors": errors, "steps": steps}
+
+
+def result_view(view):
+    """The module's ``cluster`` return value for a view (node groups as a sorted list)."""
+    out = dict(view)
+    out["node_groups"] = [view["node_groups"][k] for k in sorted(view.get("node_groups") or {})]
+    return out
+
+
+def snake_cluster(cluster):
+    """DescribeCluster's ``cluster`` in snake_case (tags kept as given)."""
+    return camel_dict_to_snake_dict(cluster, ignore_list=["tags"])

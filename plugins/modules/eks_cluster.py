@@ -1,0 +1,660 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: multicloud.mesh contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: eks_cluster
+short_description: Create, update and delete Amazon EKS clusters and their managed node groups
+version_added: 0.1.0
+description:
+  - Makes an Amazon EKS cluster and its managed node groups match the options, idempotently.
+  - Updates in place what EKS allows, one update at a time and waiting for each - control-plane version
+    (one minor version per run), endpoint access and public access CIDRs, control-plane logging,
+    authentication mode, tags, node group scaling, labels, taints and version.
+  - What EKS cannot change in place (O(role_arn), O(subnets), O(security_groups), a node group's instance
+    types, AMI type, disk size, role or subnets) fails the task with a message naming the option; the
+    module never deletes and recreates a cluster or node group to apply a change.
+  - All options are validated before any API call, so bad input fails fast with a message naming the option.
+  - With O(state=absent), node groups are deleted first, then the cluster.
+  - Optionally writes a kubeconfig for the cluster, authenticating with C(aws eks get-token) or with a
+    token the module generates itself.
+author:
+  - multicloud.mesh developers
+extends_documentation_fragment:
+  - multicloud.mesh.aws
+attributes:
+  check_mode:
+    support: full
+    description: Predicts the changes without calling any mutating EKS API.
+  diff_mode:
+    support: full
+    description: Returns the cluster view before and after.
+options:
+  name:
+    description: Name of the EKS cluster.
+    type: str
+    required: true
+  state:
+    description: Whether the cluster should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  version:
+    description:
+      - Kubernetes minor version of the control plane, for example C(1.31).
+      - On an existing cluster, a version one minor above the current one upgrades the control plane, then
+        the node groups that do not pin O(node_groups[].version). Skipping a minor version or
+        downgrading fails with a clear message before anything changes.
+      - When not set, EKS picks its default version at creation and the version is left alone afterwards.
+    type: str
+  role_arn:
+    description:
+      - ARN of the IAM role EKS uses to manage the cluster (policy C(AmazonEKSClusterPolicy)).
+      - Required to create a cluster; cannot change afterwards.
+    type: str
+  subnets:
+    description:
+      - IDs of the subnets for the control-plane network interfaces (two or more, in two availability
+        zones). Also the default subnets of node groups.
+      - Required to create a cluster; cannot change afterwards.
+    type: list
+    elements: str
+  security_groups:
+    description: IDs of additional security groups for the control-plane network interfaces; fixed at creation.
+    type: list
+    elements: str
+  endpoint_public_access:
+    description: Whether the Kubernetes API endpoint is reachable from the internet. EKS default C(true).
+    type: bool
+  endpoint_private_access:
+    description: Whether the Kubernetes API endpoint is reachable from inside the VPC. EKS default C(false).
+    type: bool
+  public_access_cidrs:
+    description: CIDR blocks allowed to reach the public endpoint. EKS default C(0.0.0.0/0).
+    type: list
+    elements: str
+  logging:
+    description:
+      - Control-plane log types sent to CloudWatch Logs; the other types are turned off.
+      - An empty list turns all of them off; when not set, logging is left as it is.
+    type: list
+    elements: str
+    choices: [api, audit, authenticator, controllerManager, scheduler]
+  tags:
+    description: Tags of the cluster.
+    type: dict
+  purge_tags:
+    description: Remove tags not listed in O(tags) (cluster and node groups). Only applies when O(tags) is set.
+    type: bool
+    default: true
+  authentication_mode:
+    description:
+      - How IAM principals are mapped to Kubernetes identities. EKS only moves C(CONFIG_MAP) to
+        C(API_AND_CONFIG_MAP) to C(API), one step per update; other changes fail.
+      - EKS default C(API_AND_CONFIG_MAP). The cluster creator always gets cluster admin.
+    type: str
+    choices: [API, API_AND_CONFIG_MAP, CONFIG_MAP]
+  node_role_arn:
+    description: Default IAM role of the node groups that do not set O(node_groups[].node_role_arn).
+    type: str
+  node_groups:
+    description:
+      - The managed node groups of the cluster. Node groups not in the list are deleted; when the option is
+        not set, node groups are left alone.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Node group name.
+        type: str
+        required: true
+      instance_types:
+        description: EC2 instance types; fixed at creation. Default C([t3.medium]).
+        type: list
+        elements: str
+      ami_type:
+        description: AMI type, for example C(AL2023_x86_64_STANDARD) (the default); fixed at creation.
+        type: str
+      disk_size:
+        description: Root volume size in GiB; fixed at creation. Default C(20).
+        type: int
+      min_size:
+        description: Minimum number of nodes. Default C(1).
+        type: int
+      max_size:
+        description: Maximum number of nodes; at least O(node_groups[].min_size). Default the larger of C(1) and min_size.
+        type: int
+      desired_size:
+        description:
+          - Number of nodes wanted now, within min_size..max_size.
+          - When not set, an existing node group keeps its current desired size (for example as the cluster
+            autoscaler left it), clamped into the new bounds.
+        type: int
+      labels:
+        description: Kubernetes labels of the nodes.
+        type: dict
+      taints:
+        description: Kubernetes taints of the nodes.
+        type: list
+        elements: dict
+        suboptions:
+          key:
+            description: Taint key.
+            type: str
+            required: true
+          value:
+            description: Taint value.
+            type: str
+          effect:
+            description: Taint effect.
+            type: str
+            required: true
+            choices: [NoSchedule, PreferNoSchedule, NoExecute, NO_SCHEDULE, PREFER_NO_SCHEDULE, NO_EXECUTE]
+      node_role_arn:
+        description: IAM role of the nodes; defaults to O(node_role_arn). Fixed at creation.
+        type: str
+      subnets:
+        description: Subnets of the nodes; defaults to O(subnets). Fixed at creation.
+        type: list
+        elements: str
+      version:
+        description:
+          - Kubernetes minor version of the nodes. When not set, the node group follows the cluster's version.
+        type: str
+      tags:
+        description: Tags of the node group (not propagated to instances).
+        type: dict
+  wait:
+    description:
+      - Wait until the cluster and node groups are C(ACTIVE) (or deleted) before returning.
+      - Updates are always waited for between steps, since EKS runs one update at a time; creating node
+        groups always waits for the cluster to become C(ACTIVE) first.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for each cluster or node group operation.
+    type: int
+    default: 1800
+  kubeconfig:
+    description:
+      - Write a kubeconfig for the cluster to this path (mode 0600, one context named after the cluster).
+      - Only when the cluster has an endpoint (it is C(ACTIVE)).
+    type: path
+  kubeconfig_auth:
+    description:
+      - How the kubeconfig authenticates.
+      - V(exec) runs C(aws eks get-token) (the AWS CLI must be installed where the kubeconfig is used).
+      - V(token) embeds a bearer token the module makes from its AWS credentials (a presigned STS
+        GetCallerIdentity URL, like aws-iam-authenticator), for machines without the AWS CLI such as AWX
+        execution environments. EKS accepts it for 15 minutes; run the module again to refresh it.
+        A refreshed token alone is not reported as a change.
+    type: str
+    choices: [exec, token]
+    default: exec
+notes:
+  - The module calls EKS (and STS for V(token)) only; it never shells out to the AWS CLI or kubectl.
+seealso:
+  - module: amazon.aws.ec2_vpc_net
+  - name: multicloud.mesh.eks_cluster role
+    description: Creates the VPC, subnets and IAM roles, then calls this module.
+    link: https://github.com/multicloud/mesh/tree/main/roles/eks_cluster
+"""
+
+EXAMPLES = r"""
+- name: A cluster with one managed node group, and a kubeconfig with an embedded token
+  multicloud.mesh.eks_cluster:
+    name: mesh-1
+    region: eu-central-1
+    version: "1.31"
+    role_arn: arn:aws:iam::123456789012:role/mesh-1-cluster
+    subnets: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]
+    logging: [api, audit]
+    tags:
+      environment: multi-cloud-mesh
+    node_groups:
+      - name: default
+        instance_types: [t3.medium]
+        min_size: 2
+        max_size: 4
+        desired_size: 2
+        node_role_arn: arn:aws:iam::123456789012:role/mesh-1-node
+        labels:
+          mesh: "true"
+    kubeconfig: "{{ playbook_dir }}/mesh-1.kubeconfig"
+    kubeconfig_auth: token
+  register: eks
+
+- name: Upgrade the control plane one minor version (node groups follow) and scale out
+  multicloud.mesh.eks_cluster:
+    name: mesh-1
+    region: eu-central-1
+    version: "1.32"
+    node_groups:
+      - name: default
+        min_size: 2
+        max_size: 6
+        desired_size: 3
+
+- name: Against the sandbox's AWS emulator
+  multicloud.mesh.eks_cluster:
+    name: mesh-1
+    region: eu-central-1
+    endpoint_url: http://127.0.0.1:4566
+    profile: mesh-sandbox
+    role_arn: arn:aws:iam::123456789012:role/mesh-1-cluster
+    subnets: "{{ subnet_ids }}"
+
+- name: Delete the node groups, then the cluster
+  multicloud.mesh.eks_cluster:
+    name: mesh-1
+    region: eu-central-1
+    state: absent
+"""
+
+RETURN = r"""
+cluster:
+  description:
+    - The cluster as DescribeCluster returns it, in snake_case, plus C(node_groups) (each as
+      DescribeNodegroup returns it, in snake_case). Empty after deletion.
+    - In check mode, the cluster as it is now (or empty when it would be created).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Cluster name.
+      type: str
+      sample: mesh-1
+    arn:
+      description: Cluster ARN.
+      type: str
+      sample: arn:aws:eks:eu-central-1:123456789012:cluster/mesh-1
+    endpoint:
+      description: URL of the Kubernetes API server.
+      type: str
+      sample: https://0123456789ABCDEF.gr7.eu-central-1.eks.amazonaws.com
+    certificate_authority:
+      description: The cluster CA; C(data) is the base64 of its PEM.
+      type: dict
+      sample: {"data": "LS0tLS1CRUdJTi..."}
+    version:
+      description: Kubernetes minor version.
+      type: str
+      sample: "1.31"
+    platform_version:
+      description: EKS platform version.
+      type: str
+      sample: eks.12
+    status:
+      description: C(CREATING), C(ACTIVE), C(UPDATING), C(DELETING) or C(FAILED).
+      type: str
+      sample: ACTIVE
+    identity:
+      description: The OIDC issuer of the cluster (C(identity.oidc.issuer)).
+      type: dict
+      sample: {"oidc": {"issuer": "https://oidc.eks.eu-central-1.amazonaws.com/id/0123456789ABCDEF"}}
+    resources_vpc_config:
+      description: Subnets, security groups, VPC and endpoint access.
+      type: dict
+    logging:
+      description: Control-plane logging configuration.
+      type: dict
+    access_config:
+      description: Authentication mode.
+      type: dict
+    tags:
+      description: Tags, keys as given.
+      type: dict
+    node_groups:
+      description: The managed node groups.
+      type: list
+      elements: dict
+      sample: [{"nodegroup_name": "default", "status": "ACTIVE", "version": "1.31",
+                "scaling_config": {"min_size": 2, "max_size": 4, "desired_size": 2}}]
+changes:
+  description: What was changed (or would be, in check mode), one line per EKS call.
+  returned: always
+  type: list
+  elements: str
+  sample: ["upgrade control plane 1.30 -> 1.31", "node group default scalingConfig"]
+kubeconfig:
+  description: Path of the kubeconfig written (or that would be written in check mode).
+  returned: when O(kubeconfig) is set and the cluster has an endpoint
+  type: str
+  sample: /home/me/mesh-1.kubeconfig
+diff:
+  description: The cluster view before and after (credentials never shown), in diff mode.
+  returned: when diff mode is on
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.multicloud.mesh.plugins.module_utils import aws
+from ansible_collections.multicloud.mesh.plugins.module_utils.kubeconfig import write_kubeconfig
+from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
+
+UPDATE_DONE = ("Successful", "Failed", "Cancelled")
+
+
+def argument_spec():
+    spec = aws.aws_argument_spec()
+    spec.update(
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        version=dict(type="str"),
+        role_arn=dict(type="str"),
+        subnets=dict(type="list", elements="str"),
+        security_groups=dict(type="list", elements="str"),
+        endpoint_public_access=dict(type="bool"),
+        endpoint_private_access=dict(type="bool"),
+        public_access_cidrs=dict(type="list", elements="str"),
+        logging=dict(type="list", elements="str", choices=aws.LOG_TYPES),
+        tags=dict(type="dict"),
+        purge_tags=dict(type="bool", default=True),
+        authentication_mode=dict(type="str", choices=aws.AUTH_MODES),
+        node_role_arn=dict(type="str"),
+        node_groups=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True),
+            instance_types=dict(type="list", elements="str"),
+            ami_type=dict(type="str"),
+            disk_size=dict(type="int"),
+            min_size=dict(type="int"),
+            max_size=dict(type="int"),
+            desired_size=dict(type="int"),
+            labels=dict(type="dict"),
+            taints=dict(type="list", elements="dict", options=dict(
+                key=dict(type="str", required=True, no_log=False),
+                value=dict(type="str"),
+                effect=dict(type="str", required=True,
+                            choices=sorted(aws.TAINT_EFFECTS) + sorted(aws.TAINT_EFFECTS.values())),
+            )),
+            node_role_arn=dict(type="str"),
+            subnets=dict(type="list", elements="str"),
+            version=dict(type="str"),
+            tags=dict(type="dict"),
+        )),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=1800),
+        kubeconfig=dict(type="path"),
+        kubeconfig_auth=dict(type="str", choices=["exec", "token"], default="exec"),
+    )
+    return spec
+
+
+class EksCluster(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.changed = False
+        self.changes = []
+        self.session = None
+        self.eks = None
+
+    def fail(self, msg, **kwargs):
+        self.module.fail_json(msg=msg, changed=self.changed, changes=self.changes, **kwargs)
+
+    def connect(self):
+        self.session = aws.aws_session(self.params)
+        self.eks = aws.RetryingClient(aws.client(self.session, "eks", self.params),
+                                      timeout=min(300, self.params["wait_timeout"]))
+
+    # ------------------------------------------------------------------ reads
+    def describe(self):
+        name = self.params["name"]
+        found = self.eks.call_or_none("describe_cluster", name=name)
+        if found is None:
+            return None, []
+        names = self.eks.paginate("list_nodegroups", "nodegroups", clusterName=name)
+        groups = []
+        for group_name in names:
+            group = self.eks.call_or_none("describe_nodegroup", clusterName=name, nodegroupName=group_name)
+            if group is not None:
+                groups.append(group["nodegroup"])
+        return found["cluster"], groups
+
+    def result(self, cluster, groups):
+        if not cluster:
+            return {}
+        out = aws.snake_cluster(cluster)
+        out["node_groups"] = [aws.camel_dict_to_snake_dict(g, ignore_list=["tags", "labels"])
+                              for g in sorted(groups, key=lambda g: g["nodegroupName"])]
+        return out
+
+    # ------------------------------------------------------------------ waits
+    def _timeout(self):
+        return self.params["wait_timeout"]
+
+    def wait_cluster(self, status):
+        name = self.params["name"]
+
+        def probe():
+            found = self.eks.call_or_none("describe_cluster", name=name)
+            if found is None:
+                return status == "gone"
+            current = found["cluster"]["status"]
+            if current == "FAILED":
+                issues = (found["cluster"].get("health") or {}).get("issues") or []
+                self.fail("cluster %s is FAILED: %s" % (name, "; ".join(i.get("message", "") for i in issues)
+                                                        or "no details"))
+            return current == status
+
+        if status == "gone":
+            self.eks.wait("cluster_deleted", self._timeout(), delay=self._delay(), name=name)
+        elif status == "ACTIVE":
+            self._wait_until(probe, "cluster %s to become ACTIVE" % name)
+
+    def _delay(self):
+        # EKS takes minutes; the sandbox seconds. Poll often enough for both.
+        return 5 if self._timeout() >= 60 else 1
+
+    def _wait_until(self, probe, what):
+        try:
+            wait_until(probe, timeout=self._timeout(), interval=2.0, what=what)
+        except WaitTimeout as exc:
+            self.fail("%s (wait_timeout=%s)" % (exc, self._timeout()))
+
+    def wait_nodegroup(self, group_name, status):
+        name = self.params["name"]
+        if status == "gone":
+            self.eks.wait("nodegroup_deleted", self._timeout(), delay=self._delay(),
+                          clusterName=name, nodegroupName=group_name)
+            return
+
+        def probe():
+            found = self.eks.call_or_none("describe_nodegroup", clusterName=name, nodegroupName=group_name)
+            if found is None:
+                self.fail("node group %s disappeared while waiting for it" % group_name)
+            current = found["nodegroup"]["status"]
+            if current in ("CREATE_FAILED", "DEGRADED", "DELETE_FAILED"):
+                issues = (found["nodegroup"].get("health") or {}).get("issues") or []
+                self.fail("node group %s is %s: %s" % (group_name, current, "; ".join(
+                    i.get("message", "") for i in issues) or "no details"))
+            return current == status
+
+        self._wait_until(probe, "node group %s to become %s" % (group_name, status))
+
+    def wait_update(self, update, group_name=None):
+        name = self.params["name"]
+        kwargs = {"name": name, "updateId": update["id"]}
+        if group_name:
+            kwargs["nodegroupName"] = group_name
+
+        def probe():
+            found = self.eks.call("describe_update", **kwargs)["update"]
+            return found if found["status"] in UPDATE_DONE else None
+
+        try:
+            done = wait_until(probe, timeout=self._timeout(), interval=2.0, what="EKS update %s" % update["id"])
+        except WaitTimeout as exc:
+            self.fail("%s (wait_timeout=%s)" % (exc, self._timeout()))
+        if done["status"] != "Successful":
+            errors = "; ".join("%s: %s" % (e.get("errorCode"), e.get("errorMessage")) for e in done.get("errors") or [])
+            self.fail("EKS update %s of cluster %s ended %s: %s" % (update["id"], name, done["status"],
+                                                                   errors or "no details"))
+        # the cluster/node group goes back to ACTIVE with the update
+        if group_name:
+            self.wait_nodegroup(group_name, "ACTIVE")
+        else:
+            self.wait_cluster("ACTIVE")
+
+    # ------------------------------------------------------------------ state=absent
+    def absent(self, cluster, groups):
+        name = self.params["name"]
+        if cluster is None:
+            return
+        self.changed = True
+        for group in groups:
+            if group["status"] != "DELETING":
+                self.changes.append("delete node group %s" % group["nodegroupName"])
+        if cluster["status"] != "DELETING":
+            self.changes.append("delete cluster %s" % name)
+        if self.module.check_mode:
+            return
+        for group in groups:
+            if group["status"] in ("CREATING", "UPDATING"):
+                self.wait_nodegroup(group["nodegroupName"], "ACTIVE")
+            if group["status"] != "DELETING":
+                self.eks.call_or_none("delete_nodegroup", clusterName=name, nodegroupName=group["nodegroupName"])
+        for group in groups:
+            # EKS refuses to delete a cluster that still has node groups
+            self.wait_nodegroup(group["nodegroupName"], "gone")
+        if cluster["status"] in ("CREATING", "UPDATING"):
+            self.wait_cluster("ACTIVE")
+        if cluster["status"] != "DELETING":
+            self.eks.call_or_none("delete_cluster", name=name)
+        if self.params["wait"]:
+            self.wait_cluster("gone")
+
+    # ------------------------------------------------------------------ state=present
+    def present(self, cluster, groups):
+        name = self.params["name"]
+        if cluster is not None and cluster["status"] == "DELETING":
+            self.fail("cluster %s is being deleted; wait until it is gone, then run again" % name)
+        if cluster is not None and cluster["status"] == "FAILED":
+            self.fail("cluster %s is FAILED; delete it with state=absent and create it again" % name)
+        before = aws.cluster_view(cluster, groups) if cluster else None
+        after = aws.desired_view(self.params, before)
+        if before is None:
+            errors = aws.creation_errors(self.params)
+            if errors:
+                self.fail("; ".join(errors))
+            plan = aws.plan_create(after)
+        else:
+            plan = aws.plan_update(before, after)
+        if plan["errors"]:
+            self.fail("cluster %s cannot be updated in place: %s" % (name, "; ".join(plan["errors"])),
+                      diff=dict(before=before, after=after))
+        steps = plan["steps"]
+        self.changes.extend(step["what"] for step in steps)
+        self.changed = bool(steps)
+        if self.module.check_mode or not steps:
+            return before, after
+        if cluster is not None and cluster["status"] in ("CREATING", "UPDATING"):
+            self.wait_cluster("ACTIVE")
+        for group in groups:
+            if group["status"] in ("CREATING", "UPDATING"):
+                self.wait_nodegroup(group["nodegroupName"], "ACTIVE")
+        created_groups, deleted_groups = [], []
+        for step in steps:
+            call = step["call"]
+            if call == "create_cluster":
+                self.eks.call(call, **step["args"])
+                if len(steps) > 1 or self.params["wait"]:
+                    self.wait_cluster("ACTIVE")
+            elif call in ("update_cluster_version", "update_cluster_config"):
+                self.wait_update(self.eks.call(call, **step["args"])["update"])
+            elif call in ("update_nodegroup_config", "update_nodegroup_version"):
+                group_name = step["args"]["nodegroupName"]
+                self.wait_update(self.eks.call(call, **step["args"])["update"], group_name)
+            elif call == "create_nodegroup":
+                self.eks.call(call, **step["args"])
+                created_groups.append(step["args"]["nodegroupName"])
+            elif call == "delete_nodegroup":
+                self.eks.call_or_none(call, **step["args"])
+                deleted_groups.append(step["args"]["nodegroupName"])
+            else:  # tag_resource / untag_resource
+                self.eks.call(call, **step["args"])
+        if self.params["wait"]:
+            for group_name in created_groups:
+                self.wait_nodegroup(group_name, "ACTIVE")
+            for group_name in deleted_groups:
+                self.wait_nodegroup(group_name, "gone")
+        return before, after
+
+    # ------------------------------------------------------------------ kubeconfig
+    def write_kubeconfig(self, cluster):
+        path = self.params["kubeconfig"]
+        if not path or not cluster:
+            return None, False, None
+        ca_b64 = (cluster.get("certificateAuthority") or {}).get("data")
+        if not cluster.get("endpoint") or not ca_b64:
+            self.module.warn("cluster %s has no endpoint yet (status %s): kubeconfig %s not written"
+                             % (cluster.get("name"), cluster.get("status"), path))
+            return None, False, None
+        import base64
+        ca_pem = base64.b64decode(ca_b64).decode("ascii")
+        region = self.params["region"]
+        if self.params["kubeconfig_auth"] == "token":
+            token = aws.eks_token(self.session, cluster["name"], region, self.params.get("endpoint_url"))
+            user = {"token": token["token"]}
+        else:
+            user = aws.exec_user(cluster["name"], region, self.params.get("profile"),
+                                 self.params.get("endpoint_url"))
+        changed, diff = write_kubeconfig(path, cluster["name"], cluster["endpoint"], ca_pem, user,
+                                         check_mode=self.module.check_mode)
+        # a refreshed token alone is not a change (every run makes a new one)
+        if changed and diff["before"] == diff["after"]:
+            changed = False
+        return path, changed, diff
+
+    # ------------------------------------------------------------------ main
+    def run(self):
+        errors = aws.validate_params(self.params)
+        if errors:
+            self.fail("invalid options: " + "; ".join(errors))
+        try:
+            self.connect()
+            cluster, groups = self.describe()
+            if self.params["state"] == "absent":
+                before = aws.result_view(aws.cluster_view(cluster, groups)) if cluster else {}
+                self.absent(cluster, groups)
+                if cluster is not None and not self.module.check_mode:
+                    cluster, groups = self.describe()  # gone when waited for, else DELETING
+                result = dict(changed=self.changed, changes=self.changes, cluster=self.result(cluster, groups))
+                if self.module._diff:
+                    result["diff"] = dict(before=before, after={})
+                self.module.exit_json(**result)
+            before, after = self.present(cluster, groups)
+            if not self.module.check_mode and self.changed:
+                cluster, groups = self.describe()
+            result = dict(changed=self.changed, changes=self.changes, cluster=self.result(cluster, groups))
+            path, kube_changed, kube_diff = self.write_kubeconfig(cluster)
+            if path:
+                result["kubeconfig"] = path
+                if kube_changed:
+                    result["changed"] = True
+                    self.changes.append("write kubeconfig %s" % path)
+            if self.module._diff:
+                result["diff"] = dict(before=aws.result_view(before) if before else {},
+                                      after=aws.result_view(after))
+                if kube_changed and kube_diff:
+                    result["diff"]["after_kubeconfig"] = kube_diff["after"]
+            self.module.exit_json(**result)
+        except aws.AWSError as exc:
+            self.fail(exc.message, error_code=exc.code)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if not aws.HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3 and botocore"), exception=aws.BOTO3_IMP_ERR)
+    EksCluster(module).run()
+
+
+if __name__ == "__main__":
+    main()
