@@ -29,6 +29,6 @@ if [ -z "${GCP_SERVICE_ACCOUNT_FILE:-}" ]; then
   "$py" -m meshsandbox gke-key --emulator "$MESH_GKE_EMULATOR_URL" --project "$GCP_PROJECT" --out "$work/key.json" >/dev/null
   export GCP_SERVICE_ACCOUNT_FILE="$work/key.json"
 fi
-# the collection must be importable as multicloud.mesh (make venv links ansible_collections/)
-export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$repo}"
+# multicloud.mesh and kubernetes.core: make venv installs/links them under .cache/collections
+export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$repo/.cache/collections:$repo}"
 "$(dirname "$py")/ansible-playbook" "$here/run.yml" "$@"
