@@ -15,8 +15,8 @@ version_added: 0.1.0
 description:
   - Creates, updates in place, or deletes a GKE cluster through the Kubernetes Engine REST API v1,
     authenticating with C(google-auth); C(gcloud) is not needed.
-  - Changes GKE allows in place are made one operation at a time (GKE runs one operation per cluster):
-    master upgrade, release channel, addons, workload identity, master authorized networks, resource labels
+  - Changes GKE allows in place are made one operation at a time, as GKE runs one operation per cluster;
+    they are master upgrade, release channel, addons, workload identity, master authorized networks, resource labels
     (with the label fingerprint), node pool autoscaling, labels, taints and management, adding and removing
     node pools.
   - Changes GKE cannot make in place (network, subnetwork, a node pool's machine type or disk size) fail
@@ -68,7 +68,7 @@ options:
     type: str
   node_pools:
     description:
-      - The node pools of the cluster. When given, this is the complete list: pools not listed are removed
+      - The node pools of the cluster. When given, this is the complete list; pools not listed are removed
         and new ones are added.
       - When not given, a new cluster gets GKE's C(default-pool) and an existing cluster's pools are left alone.
     type: list
