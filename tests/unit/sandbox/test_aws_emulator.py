@@ -1,0 +1,199 @@
+"""The sandbox's AWS emulator in-process (no API servers): EKS lifecycle and updates, SigV4
+checks, the token webhook, fault injection and the ELB mirror."""
+
+import json
+import os
+import sys
+import time
+
+import boto3
+import botocore
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+for path in (os.path.join(ROOT, "sandbox"), ROOT):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from meshsandbox import aws_elb  # noqa: E402
+from meshsandbox.aws_emulator import AWSEmulator, inject_fault  # noqa: E402
+from ansible_collections.multicloud.mesh.plugins.module_utils import aws  # noqa: E402
+
+REGION = "eu-central-1"
+NO_RETRY = botocore.config.Config(retries={"total_max_attempts": 1})
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory):
+    emulator = AWSEmulator(port=0, home=str(tmp_path_factory.mktemp("home")), ready_delay=0.3,
+                           update_delay=0.2, delete_delay=0.2, start_clusters=False).start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def session(emu):
+    return boto3.session.Session(aws_access_key_id=emu.admin_key, aws_secret_access_key=emu.admin_secret,
+                                 region_name=REGION)
+
+
+def c(session, emu, service, config=None):
+    return session.client(service, endpoint_url=emu.endpoint_url, config=config)
+
+
+@pytest.fixture(scope="module")
+def net(session, emu):
+    ec2, iam = c(session, emu, "ec2"), c(session, emu, "iam")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.%d.0/24" % i, AvailabilityZone=REGION + z)["Subnet"]["SubnetId"]
+               for i, z in enumerate("ab")]
+    role = iam.create_role(RoleName="eks", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    return {"vpc": vpc, "subnets": subnets, "role": role}
+
+
+def wait_status(fn, status, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if fn() == status:
+            return True
+        time.sleep(0.05)
+    raise AssertionError("status never became %s" % status)
+
+
+def test_credentials_file_is_private(emu):
+    assert os.stat(emu.credentials_file).st_mode & 0o777 == 0o600
+
+
+def test_cluster_lifecycle_and_updates(session, emu, net):
+    eks = c(session, emu, "eks")
+    created = eks.create_cluster(name="life", version="1.30", roleArn=net["role"],
+                                 resourcesVpcConfig={"subnetIds": net["subnets"]})["cluster"]
+    assert created["status"] == "CREATING"
+    assert created["resourcesVpcConfig"]["vpcId"] == net["vpc"]
+    assert created["resourcesVpcConfig"]["clusterSecurityGroupId"].startswith("sg-")
+    wait_status(lambda: eks.describe_cluster(name="life")["cluster"]["status"], "ACTIVE")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        eks.update_cluster_version(name="life", version="1.32")
+    assert "Unsupported Kubernetes minor version update from 1.30 to 1.32" in str(err.value)
+    update = eks.update_cluster_version(name="life", version="1.31")["update"]
+    assert eks.describe_cluster(name="life")["cluster"]["status"] == "UPDATING"
+    wait_status(lambda: eks.describe_update(name="life", updateId=update["id"])["update"]["status"], "Successful")
+    assert eks.describe_cluster(name="life")["cluster"]["version"] == "1.31"
+    eks.update_cluster_config(name="life", resourcesVpcConfig={"publicAccessCidrs": ["10.0.0.0/8"]})
+    wait_status(lambda: eks.describe_cluster(name="life")["cluster"]["status"], "ACTIVE")
+    vpc = eks.describe_cluster(name="life")["cluster"]["resourcesVpcConfig"]
+    assert vpc["publicAccessCidrs"] == ["10.0.0.0/8"] and vpc["subnetIds"] == net["subnets"]  # merged, not replaced
+
+    ng = eks.create_nodegroup(clusterName="life", nodegroupName="ng", nodeRole=net["role"], subnets=net["subnets"],
+                              scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1})["nodegroup"]
+    assert ng["status"] == "CREATING" and ng["version"] == "1.31"
+    wait_status(lambda: eks.describe_nodegroup(clusterName="life", nodegroupName="ng")["nodegroup"]["status"], "ACTIVE")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        eks.update_nodegroup_config(clusterName="life", nodegroupName="ng", scalingConfig={"desiredSize": 5})
+    assert "Desired capacity" in str(err.value)
+    eks.tag_resource(resourceArn=ng["nodegroupArn"], tags={"team": "mesh"})
+    assert eks.describe_nodegroup(clusterName="life", nodegroupName="ng")["nodegroup"]["tags"] == {"team": "mesh"}
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        eks.delete_cluster(name="life")
+    assert err.value.response["Error"]["Code"] == "ResourceInUseException"
+    eks.delete_nodegroup(clusterName="life", nodegroupName="ng")
+    eks.get_waiter("nodegroup_deleted").wait(clusterName="life", nodegroupName="ng", WaiterConfig={"Delay": 1})
+    assert eks.delete_cluster(name="life")["cluster"]["status"] == "DELETING"
+    eks.get_waiter("cluster_deleted").wait(name="life", WaiterConfig={"Delay": 1})
+
+
+def test_create_cluster_validates_subnets_and_role(session, emu, net):
+    eks = c(session, emu, "eks")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        eks.create_cluster(name="x", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"][:1]})
+    assert "at least two different AZs" in str(err.value)
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        eks.create_cluster(name="x", roleArn="arn:aws:iam::123456789012:role/none",
+                           resourcesVpcConfig={"subnetIds": net["subnets"]})
+    assert "does not exist" in str(err.value)
+
+
+def test_wrong_credentials_are_rejected(emu):
+    bad = boto3.session.Session(aws_access_key_id=emu.admin_key, aws_secret_access_key="wrong", region_name=REGION)
+    for service, call, code in (("eks", "list_clusters", "SignatureDoesNotMatch"),
+                                ("ec2", "describe_vpcs", "AuthFailure"),
+                                ("iam", "list_roles", "SignatureDoesNotMatch")):
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            getattr(bad.client(service, endpoint_url=emu.endpoint_url, config=NO_RETRY), call)()
+        assert err.value.response["Error"]["Code"] == code
+    unknown = boto3.session.Session(aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key="x",
+                                    region_name=REGION)
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        unknown.client("eks", endpoint_url=emu.endpoint_url).list_clusters()
+    assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_iam_created_keys_work(session, emu):
+    iam = c(session, emu, "iam")
+    iam.create_user(UserName="ci")
+    key = iam.create_access_key(UserName="ci")["AccessKey"]
+    user = boto3.session.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                                 region_name=REGION)
+    assert "clusters" in user.client("eks", endpoint_url=emu.endpoint_url).list_clusters()
+
+
+@pytest.mark.parametrize("service, operation, kind, code", [
+    ("eks", "ListClusters", "throttle", "ThrottlingException"),
+    ("ec2", "DescribeVpcs", "throttle", "RequestLimitExceeded"),
+    ("iam", "ListRoles", "throttle", "Throttling"),
+    ("eks", "ListClusters", "500", "InternalFailure"),
+    ("eks", "ListClusters", "503", "ServiceUnavailable"),
+])
+def test_fault_injection(session, emu, service, operation, kind, code):
+    inject_fault(emu.endpoint_url, service, operation, count=1, kind=kind)
+    client = c(session, emu, service, NO_RETRY)
+    call = getattr(client, botocore.xform_name(operation))
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        call()
+    assert err.value.response["Error"]["Code"] == code
+    assert aws.is_retryable(err.value)
+    call()  # only the next N calls fail
+
+
+def test_retrying_client_rides_out_injected_throttling(session, emu):
+    inject_fault(emu.endpoint_url, "eks", "ListClusters", count=2, kind="throttle")
+    wrapped = aws.RetryingClient(c(session, emu, "eks", NO_RETRY), timeout=30)
+    assert "clusters" in wrapped.call("list_clusters")
+    assert wrapped.retries == 2
+
+
+def review(emu, cluster, token):
+    body = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                       "spec": {"token": token}}).encode()
+    return emu.token_review(cluster, body)["status"]
+
+
+def test_token_webhook(session, emu, net):
+    eks = c(session, emu, "eks")
+    eks.create_cluster(name="hook", version="1.31", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    token = aws.eks_token(session, "hook", REGION, emu.endpoint_url)["token"]
+    good = review(emu, "hook", token)
+    assert good["authenticated"] and "system:masters" in good["user"]["groups"]
+    assert not review(emu, "other", token)["authenticated"]
+    forged_session = boto3.session.Session(aws_access_key_id=emu.admin_key, aws_secret_access_key="f" * 40,
+                                           region_name=REGION)
+    forged = aws.eks_token(forged_session, "hook", REGION, emu.endpoint_url)["token"]
+    assert "SignatureDoesNotMatch" in review(emu, "hook", forged)["error"]
+    assert not review(emu, "hook", "k8s-aws-v1.bm90LWEtdXJs")["authenticated"]
+    assert not review(emu, "hook", "Bearer something")["authenticated"]
+
+
+def test_elb_mirror(session, emu, net):
+    eks = c(session, emu, "eks")
+    eks.create_cluster(name="lbc", version="1.31", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    state = {"name": "lbc", "extra_env": {"MESH_AWS_ENDPOINT_URL": emu.endpoint_url, "AWS_REGION": REGION,
+                                          "MESH_AWS_CREDENTIALS_FILE": emu.credentials_file}}
+    hostname = "a0123456789abcdef-0123456789.%s.elb.amazonaws.com" % REGION
+    assert aws_elb.ensure_elb(state, "istio-system", "eastwest", hostname) == hostname
+    elb = c(session, emu, "elb")
+    (desc,) = elb.describe_load_balancers()["LoadBalancerDescriptions"]
+    assert desc["LoadBalancerName"] == "a0123456789abcdef" and desc["DNSName"] == hostname
+    assert desc["VPCId"] == net["vpc"]
+    assert aws_elb.delete_elb(state, "istio-system", "eastwest")
+    assert elb.describe_load_balancers()["LoadBalancerDescriptions"] == []
+    assert aws_elb.ensure_elb({"name": "plain", "extra_env": {}}, "ns", "svc", hostname) is None
