@@ -32,14 +32,11 @@ try:
     import urllib3
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
-    from kubernetes.client.rest import ApiException
     from kubernetes.dynamic import DynamicClient
-    from kubernetes.dynamic.exceptions import DynamicApiError
     HAS_KUBERNETES = True
 except ImportError:
     HAS_KUBERNETES = False
     KUBE_IMP_ERR = traceback.format_exc()
-    ApiException = DynamicApiError = Exception
 
 # Environment variables of AWX's "OpenShift or Kubernetes API Bearer Token"
 # credential type (and kubernetes.core's K8S_AUTH_* conventions).

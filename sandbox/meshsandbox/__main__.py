@@ -22,7 +22,7 @@ EXTERNAL = {"gke-emulator": "meshsandbox.gke_main", "aws-emulator": "meshsandbox
 
 
 def _parse_spec(spec):
-    name, _, flavor = spec.partition(":")
+    name, flavor = (spec.split(":", 1) + ["plain"])[:2]
     return name, flavor or "plain"
 
 

@@ -50,8 +50,9 @@ def reconcile_once(api, state, hook=None):
             if hook and state["flavor"] == "eks":
                 hook.ensure_elb(state, ns, name, want["hostname"], svc)
             if FINALIZER not in finalizers:
-                api.core.patch_namespaced_service(name, ns, {"metadata": {"finalizers": finalizers + [FINALIZER]}},
-                                                 _content_type="application/merge-patch+json")
+                api.core.patch_namespaced_service(
+                    name, ns, {"metadata": {"finalizers": finalizers + [FINALIZER]}},
+                    _content_type="application/merge-patch+json")
                 changes += 1
             ingress = (svc.status.load_balancer.ingress or []) if svc.status and svc.status.load_balancer else []
             current = [{k: v for k, v in (("ip", i.ip), ("hostname", i.hostname)) if v} for i in ingress]
@@ -64,8 +65,9 @@ def reconcile_once(api, state, hook=None):
                 hook.delete_elb(state, ns, name)
             finalizers.remove(FINALIZER)
             try:
-                api.core.patch_namespaced_service(name, ns, {"metadata": {"finalizers": finalizers}},
-                                                 _content_type="application/merge-patch+json")
+                api.core.patch_namespaced_service(
+                    name, ns, {"metadata": {"finalizers": finalizers}},
+                    _content_type="application/merge-patch+json")
                 if not deleting:
                     api.core.patch_namespaced_service_status(name, ns, {"status": {"loadBalancer": {}}})
             except ApiException as exc:

@@ -1,0 +1,29 @@
+# multicloud.mesh — the two commands of the README are `make demo` and `make test`.
+.PHONY: demo test bootstrap sanity units integration sandbox-up sandbox-down sandbox-status lint clean
+
+demo:            ## site.yml then verify.yml on the local sandbox (installs what it needs)
+	bash scripts/demo.sh
+
+test:            ## sanity, unit and integration tests (what .ci/run runs)
+	bash scripts/test.sh
+
+bootstrap:       ## venv, collection dependencies, sandbox binaries
+	bash scripts/bootstrap.sh
+
+sanity units integration:
+	bash scripts/test.sh $@
+
+sandbox-up: bootstrap
+	PYTHONPATH=sandbox .venv/bin/python -m meshsandbox up mesh-1:eks mesh-2:gke
+
+sandbox-down:
+	PYTHONPATH=sandbox .venv/bin/python -m meshsandbox down --all
+
+sandbox-status:
+	PYTHONPATH=sandbox .venv/bin/python -m meshsandbox status
+
+lint: bootstrap
+	.venv/bin/ansible-lint --profile production
+
+clean: sandbox-down
+	rm -rf .cache/sandbox .cache/sandbox-it-* tests/output
