@@ -286,6 +286,8 @@ class AWSEmulator:
                  update_delay=1.0, delete_delay=1.0, start_clusters=True,
                  verify_signatures=True, token_max_age=900, honour_token_expires=False,
                  cluster_manager=None):
+        # AWS managed policies (AmazonEKSClusterPolicy, ...) for the role's iam_role tasks
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         self.host = host
         self.port = port
         self.home = home or sandbox_home()

@@ -41,5 +41,7 @@ export ANSIBLE_COLLECTIONS_PATH="$REPO/.cache/collections:$REPO"
 [ -e "$REPO/ansible_collections/multicloud/mesh" ] || {
     mkdir -p "$REPO/ansible_collections/multicloud" && ln -s ../.. "$REPO/ansible_collections/multicloud/mesh"; }
 cd "$HERE"
-"$REPO/.venv/bin/ansible-playbook" -i localhost, -c local playbook.yml \
-    -e ansible_python_interpreter="$PY" -e mesh_sandbox_home="$MESH_SANDBOX_HOME" "$@"
+for playbook in ${MESH_EKS_PLAYBOOKS:-playbook.yml role.yml}; do
+    "$REPO/.venv/bin/ansible-playbook" -i localhost, -c local "$playbook" \
+        -e ansible_python_interpreter="$PY" -e mesh_sandbox_home="$MESH_SANDBOX_HOME" "$@"
+done
