@@ -157,7 +157,7 @@ def client(session, service, params):
                     connect_timeout=20, read_timeout=60)
     try:
         return session.client(service, region_name=params.get("region"),
-                               endpoint_url=params.get("endpoint_url") or None, config=config)
+                              endpoint_url=params.get("endpoint_url") or None, config=config)
     except (BotoCoreError, ValueError) as exc:
         raise AWSError("cannot create the %s client: %s" % (service, exc))
 
@@ -387,8 +387,8 @@ def validate_params(params):
             errors.append("%s.disk_size must be a positive number of GiB" % label)
         for taint in group.get("taints") or []:
             if taint.get("effect") not in TAINT_EFFECTS and taint.get("effect") not in TAINT_EFFECTS.values():
-                errors.append("%s.taints: effect %r must be one of %s" % (label, taint.get("effect"),
-                                                                        ", ".join(TAINT_EFFECTS)))
+                errors.append("%s.taints: effect %r must be one of %s"
+                              % (label, taint.get("effect"), ", ".join(TAINT_EFFECTS)))
     return errors
 
 

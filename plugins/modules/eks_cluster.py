@@ -24,7 +24,7 @@ description:
   - Optionally writes a kubeconfig for the cluster, authenticating with C(aws eks get-token) or with a
     token the module generates itself.
 author:
-  - multicloud.mesh developers
+  - multicloud.mesh developers (@multicloud)
 extends_documentation_fragment:
   - multicloud.mesh.aws
 attributes:
@@ -494,8 +494,8 @@ class EksCluster(object):
             self.fail("%s (wait_timeout=%s)" % (exc, self._timeout()))
         if done["status"] != "Successful":
             errors = "; ".join("%s: %s" % (e.get("errorCode"), e.get("errorMessage")) for e in done.get("errors") or [])
-            self.fail("EKS update %s of cluster %s ended %s: %s" % (update["id"], name, done["status"],
-                                                                   errors or "no details"))
+            self.fail("EKS update %s of cluster %s ended %s: %s"
+                      % (update["id"], name, done["status"], errors or "no details"))
         # the cluster/node group goes back to ACTIVE with the update
         if group_name:
             self.wait_nodegroup(group_name, "ACTIVE")
