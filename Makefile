@@ -1,5 +1,5 @@
 # multicloud.mesh — the two commands of the README are `make demo` and `make test`.
-.PHONY: demo test bootstrap sanity units integration sandbox-up sandbox-down sandbox-status lint clean
+.PHONY: demo test bootstrap sanity lint units integration sandbox-up sandbox-down sandbox-status clean
 
 demo:            ## site.yml then verify.yml on the local sandbox (installs what it needs)
 	bash scripts/demo.sh
@@ -10,7 +10,7 @@ test:            ## sanity, unit and integration tests (what .ci/run runs)
 bootstrap:       ## venv, collection dependencies, sandbox binaries
 	bash scripts/bootstrap.sh
 
-sanity units integration:
+sanity lint units integration:
 	bash scripts/test.sh $@
 
 sandbox-up: bootstrap
@@ -21,9 +21,6 @@ sandbox-down:
 
 sandbox-status:
 	PYTHONPATH=sandbox .venv/bin/python -m meshsandbox status
-
-lint: bootstrap
-	.venv/bin/ansible-lint --profile production
 
 clean: sandbox-down
 	rm -rf .cache/sandbox .cache/sandbox-it-* tests/output

@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # Not under a hidden folder: ansible-test skips every target there.
-work="${MESH_ANSIBLE_TEST_DIR:-${TMPDIR:-/tmp}/multicloud-mesh-ansible-test}"
+work="${MESH_ANSIBLE_TEST_DIR:-${TMPDIR:-/tmp}/multicloud-mesh-ansible-test-$(printf %s "$root" | sha1sum | cut -c1-8)}"
 dest="$work/ansible_collections/multicloud/mesh"
 rm -rf "$dest" && mkdir -p "$dest"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do

@@ -5,7 +5,7 @@
 # Idempotent and quick when nothing changed. Prints a line with its time per step.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 step() { printf '[bootstrap] %s\n' "$*"; }
 t0=$(date +%s)
 

@@ -2,7 +2,7 @@
 # The main job on the sandbox: bootstrap, start the sandbox, run site.yml, then verify.yml.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 bash scripts/bootstrap.sh
 export PATH="$root/.venv/bin:$PATH" PYTHONPATH="$root/sandbox"
 t=$(date +%s)

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The test command (make test, .ci/run): bootstrap, then in order
-#   1. ansible-test sanity   2. unit tests (pytest)   3. integration targets against the sandbox.
+#   1. ansible-test sanity  2. ansible-lint (production)  3. unit tests (pytest)
+#   4. integration targets against the sandbox.
 # Exits non-zero on any failure; pytest collecting nothing (exit 5) is a failure too.
-#   scripts/test.sh [sanity|units|integration ...]      (default: all three)
+#   scripts/test.sh [sanity|lint|units|integration ...]      (default: all four)
 #   MESH_IT_TARGETS="cluster_info gke_cluster" scripts/test.sh integration
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 bash scripts/bootstrap.sh || exit 1
 export PATH="$root/.venv/bin:$PATH"
-stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(sanity units integration)
+stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(sanity lint units integration)
 failed=()
 t_all=$(date +%s)
 
@@ -20,6 +21,11 @@ sanity() {
       || echo "[test] WARNING: shellcheck could not be installed: ansible-test skips its shellcheck test"
   fi
   bash scripts/ansible-test.sh sanity --venv --python 3.11 --color no
+}
+
+lint() {
+  # production profile over roles, playbooks, inventories and test playbooks (.ansible-lint)
+  ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections" ansible-lint --profile production --nocolor
 }
 
 units() {

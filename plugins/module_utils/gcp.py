@@ -406,8 +406,8 @@ class GkeClient:
                                   op.get("targetLink", "?")), status="DEADLINE_EXCEEDED")
         error = done.get("error")
         if raise_on_error and error:
-            raise GcpError("GKE operation %s (%s) failed: %s" % (done["name"], done.get("operationType"),
-                                                                  error.get("message") or done.get("statusMessage")),
+            message = error.get("message") or done.get("statusMessage")
+            raise GcpError("GKE operation %s (%s) failed: %s" % (done["name"], done.get("operationType"), message),
                            status="OPERATION_FAILED", details=done)
         return done
 

@@ -24,7 +24,7 @@ description:
   - When another operation runs on the cluster, the module waits for it and retries instead of failing.
   - Optionally writes a kubeconfig file (mode 0600) for the cluster.
 author:
-  - multicloud.mesh developers
+  - multicloud.mesh developers (@multicloud)
 options:
   project:
     description:
@@ -226,8 +226,10 @@ seealso:
 attributes:
   check_mode:
     support: full
+    description: Predicts the change from the current cluster and makes no mutating API call.
   diff_mode:
     support: full
+    description: Returns the cluster settings before and after the change.
 """
 
 EXAMPLES = r"""

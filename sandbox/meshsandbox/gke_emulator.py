@@ -296,7 +296,7 @@ class GkeEmulator:
         self.faults = []  # [{"remaining": n, "code": 429|503, "match": substring or ""}]
         env_faults = os.environ.get("MESH_GKE_EMULATOR_FAULTS", "")  # e.g. "429:2,503:1"
         for item in filter(None, env_faults.split(",")):
-            code, _, count = item.partition(":")
+            code, dummy, count = item.partition(":")
             self.faults.append({"remaining": int(count or 1), "code": int(code), "match": ""})
         self._manager = cluster_manager
         self.threads = []
@@ -661,8 +661,9 @@ class GkeEmulator:
             "status": "PROVISIONING", "podIpv4CidrSize": 24,
             "selfLink": self._self_link("projects/%s/locations/%s/clusters/%s/nodePools/%s"
                                         % (project, location, cname, name)),
-            "locations": body.get("locations") or ([location] if parse_location(location)[0] == "zone"
-                                                  else [location + "-a", location + "-b", location + "-c"]),
+            "locations": body.get("locations") or (
+                [location] if parse_location(location)[0] == "zone"
+                else [location + "-a", location + "-b", location + "-c"]),
             "etag": secrets.token_hex(8), "_nodeCount": count,
         }
         if autoscaling:
@@ -726,7 +727,7 @@ class GkeEmulator:
                 return 200, self.create_cluster(project, location, body.get("cluster") or {}, info["email"])
             raise ApiError(404, "Requested entity was not found.")
 
-        cname, _, verb = parts[1].partition(":")
+        cname, dummy, verb = parts[1].partition(":")
         key = "%s/%s/%s" % (project, location, cname)
         with self.lock:
             cluster = self._cluster(project, location, cname)
@@ -771,7 +772,7 @@ class GkeEmulator:
                         project, location, "CREATE_NODE_POOL", cpath + "/nodePools/" + pool["name"], key,
                         {"kind": "create_node_pool", "pool": pool["name"]}))
                 raise ApiError(404, "Requested entity was not found.")
-            pname, _, pverb = parts[3].partition(":")
+            pname, dummy, pverb = parts[3].partition(":")
             pool = self._pool(cluster, pname)
             ppath = cpath + "/nodePools/" + pname
             if method == "GET" and not pverb:

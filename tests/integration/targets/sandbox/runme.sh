@@ -43,5 +43,5 @@ port=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ports"]["a
 sb down it-eks
 "$py" -c 'import sys; from meshsandbox.clusters import port_in_use; sys.exit(1 if port_in_use(int(sys.argv[1])) else 0)' "$port" \
   || fail "port $port still in use after down"
-kill -0 "$(pid_of kube-apiserver 2>/dev/null || echo 999999)" 2>/dev/null && fail "process still alive after down" || true
+if kill -0 "$api_pid" 2>/dev/null; then fail "process still alive after down"; fi
 echo "sandbox target: all checks passed"

@@ -27,9 +27,9 @@ class Throttled(Exception):
 
 def test_backoff_delays_are_jittered_and_capped():
     gen = retry.backoff_delays(base=1.0, cap=8.0, rand=lambda: 1.0)
-    assert [next(gen) for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert [next(gen) for dummy in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
     low = retry.backoff_delays(base=1.0, cap=8.0, rand=lambda: 0.25)
-    assert [next(low) for _ in range(3)] == [0.25, 0.5, 1.0]
+    assert [next(low) for dummy in range(3)] == [0.25, 0.5, 1.0]
 
 
 def test_retry_call_retries_retryable_errors_until_success():
