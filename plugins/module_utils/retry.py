@@ -40,13 +40,15 @@ def backoff_delays(base=1.0, cap=20.0, rand=random.random):
 
 
 def retry_call(fn, is_retryable, timeout=120.0, base=1.0, cap=20.0,
-               sleep=time.sleep, clock=time.monotonic, on_retry=None):
+               sleep=None, clock=None, on_retry=None):
     """Call ``fn()`` and retry while ``is_retryable(exc)`` is true.
 
     Re-raises the last error when the time budget is spent, or at once for
     errors that are not retryable. ``on_retry(exc, delay)`` is called before
     each sleep (for logging or counting).
     """
+    sleep = sleep or time.sleep  # looked up per call, so tests may patch time.sleep
+    clock = clock or time.monotonic
     deadline = clock() + timeout
     delays = backoff_delays(base=base, cap=cap)
     while True:
@@ -66,13 +68,15 @@ def retry_call(fn, is_retryable, timeout=120.0, base=1.0, cap=20.0,
 
 
 def wait_until(probe, timeout=300.0, interval=2.0, what="condition",
-               sleep=time.sleep, clock=time.monotonic):
+               sleep=None, clock=None):
     """Poll ``probe()`` until it returns a truthy value and return that value.
 
     Raises WaitTimeout naming ``what`` when ``timeout`` seconds pass first.
     ``interval`` grows by half each poll up to 4x its start, so long waits
     (cloud provisioning) do not hammer the API.
     """
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
     deadline = clock() + timeout
     current = interval
     last = None
