@@ -89,6 +89,8 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in EXTERNAL:
         return importlib.import_module(EXTERNAL[argv[0]]).main(argv)
+    if argv and argv[0] == "clouds":  # clouds up|down|status: the emulators in the background (cloud.py)
+        return importlib.import_module("meshsandbox.cloud").main(argv[1:])
     parser = argparse.ArgumentParser(prog="meshsandbox", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", default=None, help="state folder (default .cache/sandbox or $MESH_SANDBOX_HOME)")
