@@ -428,7 +428,7 @@ class Cluster(object):
 
 class FileStore(object):
     def __init__(self, path):
-        self.path = os.path.expanduser(path)
+        self.path = path  # type path: already expanded
         self.location = "file:%s" % path
 
     def read(self):
@@ -583,7 +583,7 @@ class MeshCA(object):
                         old = ca.load_root(held[0], held[1], source="store")
                         if old.fingerprint != root.fingerprint:
                             self.module.warn("the root store %s held another root (%s); it is replaced by root_cert"
-                                                 % (store.location, old.fingerprint))
+                                             % (store.location, old.fingerprint))
                     except ca.CAError:
                         pass
             return root
@@ -706,7 +706,7 @@ class MeshCA(object):
             elif not _managed(secret):
                 action = "unmanaged"
                 self.module.warn("cluster %s: istio-system/cacerts is not labelled %s=%s, so it was left alone"
-                                     % (cluster.name, ca.MANAGED_BY_LABEL, ca.MANAGED_BY))
+                                 % (cluster.name, ca.MANAGED_BY_LABEL, ca.MANAGED_BY))
             else:
                 action = "removed"
                 if not self.check_mode:
