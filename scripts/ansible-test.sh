@@ -5,7 +5,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # Not under a hidden folder: ansible-test skips every target there.
-work="${MESH_ANSIBLE_TEST_DIR:-${TMPDIR:-/tmp}/multicloud-mesh-ansible-test-$(printf %s "$root" | sha1sum | cut -c1-8)}"
+# One folder per run (removed at exit), so concurrent runs cannot clobber each other.
+work=$(mktemp -d "${TMPDIR:-/tmp}/multicloud-mesh-ansible-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/multicloud/mesh"
 rm -rf "$dest" && mkdir -p "$dest"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
@@ -27,5 +29,5 @@ conf = "[global]\n" + "".join("%s = %s\n" % (key, os.environ[env]) for key, env 
 src = open(sys.argv[1]).read().replace('PIP_CONF = ""', "PIP_CONF = %r" % conf, 1)
 open(sys.argv[2], "w").write(src)
 PY
-cd "$dest"
-exec "$at" "$@"
+cd "$dest" || exit 1
+"$at" "$@"
