@@ -199,7 +199,10 @@ EXAMPLES = r"""
 - name: Root kept in a 0600 file (for example on a persistent volume of the runner)
   multicloud.mesh.mesh_ca:
     mesh_id: mesh1
-    clusters: "{{ groups['mesh'] | map('extract', hostvars) | map(attribute='mesh_cluster') | list }}"
+    # name and kubeconfig of the mesh_cluster fact each cluster host sets
+    clusters: >-
+      {{ groups['mesh'] | map('extract', hostvars, 'mesh_cluster') | map('dict2items')
+         | map('selectattr', 'key', 'in', ['name', 'kubeconfig']) | map('items2dict') | list }}
     root_store:
       type: file
       path: /var/lib/mesh/root-ca.pem
@@ -609,6 +612,10 @@ class MeshCA(object):
         except ca.CAError as exc:
             self.fail(exc.msg)
         store_changed = store is not None and store.needs_write(root)
+        left = ca.not_after(root.cert) - ca.utcnow()
+        if left.days < p["intermediate_validity_days"]:
+            self.module.warn("the root %s expires on %s, in %d days: intermediates cannot outlive it; plan a root "
+                             "rotation (rotate_root, or a new root_cert)" % (root.fingerprint, root.describe()["not_after"], left.days))
 
         plans = []
         for cluster in clusters:
@@ -618,6 +625,9 @@ class MeshCA(object):
                                    renew_before_days=p["renew_before_days"], rotate=p["rotate"],
                                    trust_domain=p["trust_domain"])
             label_missing = cluster.cacerts is not None and not _managed(cluster.cacerts)
+            if label_missing and plan["reissued"]:
+                self.module.warn("cluster %s: istio-system/cacerts was not made by this module and is replaced (%s)"
+                                 % (cluster.name, plan["reason"]))
             plan["changed"] = plan["changed"] or label_missing or not cluster.namespace_found
             plans.append((cluster, existing, plan))
 
