@@ -1,0 +1,82 @@
+"""Test fixtures of the mesh_service_entry target that Ansible modules do not cover.
+
+  fixture.py crds GOMOD OUT             Istio's real ServiceEntry, DestinationRule and Gateway CRDs,
+                                        extracted from crd-all.gen.yaml of the pinned Istio module
+  fixture.py lb-stop CLUSTER            stop that sandbox cluster's LoadBalancer controller (its own
+                                        pid from the sandbox state, checked against its command line)
+  fixture.py set-address KUBECONFIG NAMESPACE NAME IP
+                                        set a LoadBalancer Service's status address (the cloud's part)
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+
+CRDS = ("serviceentries.networking.istio.io", "destinationrules.networking.istio.io",
+        "gateways.networking.istio.io")
+
+
+def istio_module_dir(gomod):
+    """$(go env GOMODCACHE)/istio.io/istio@<version> of the version pinned in ``gomod``; downloads the
+    module source (no build) when it is not in the module cache yet."""
+    with open(gomod) as handle:
+        match = re.search(r"^\s*(?:require\s+)?istio\.io/istio\s+(\S+)", handle.read(), re.M)
+    if not match:
+        sys.exit("istio.io/istio is not required in %s" % gomod)
+    cache = subprocess.check_output(["go", "env", "GOMODCACHE"], text=True).strip()
+    path = os.path.join(cache, "istio.io", "istio@" + match.group(1))
+    if not os.path.isdir(path):
+        env = dict(os.environ, GOFLAGS="-mod=mod")
+        subprocess.check_call(["go", "mod", "download", "istio.io/istio"], cwd=os.path.dirname(gomod), env=env)
+    return path
+
+
+def cmd_crds(gomod, out):
+    source = os.path.join(istio_module_dir(gomod), "manifests", "charts", "base", "files", "crd-all.gen.yaml")
+    with open(source) as handle:
+        docs = [d for d in yaml.safe_load_all(handle)
+                if d and d.get("kind") == "CustomResourceDefinition" and d["metadata"]["name"] in CRDS]
+    found = sorted(d["metadata"]["name"] for d in docs)
+    if found != sorted(CRDS):
+        sys.exit("%s lacks CRDs: %s" % (source, ", ".join(sorted(set(CRDS) - set(found)))))
+    with open(out, "w") as handle:
+        yaml.safe_dump_all(docs, handle)
+    print("%s <- %s" % (out, source))
+
+
+def cmd_lb_stop(cluster):
+    from meshsandbox.clusters import ClusterManager, pid_alive
+    mgr = ClusterManager()
+    state = mgr._load(cluster)  # pylint: disable=protected-access
+    pid = (state or {}).get("pids", {}).get("lb-controller")
+    if not pid or not pid_alive(pid, state["dir"]):
+        print("lb-controller of %s is not running" % cluster)
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not pid_alive(pid, state["dir"]):
+            print("stopped lb-controller of %s (pid %d)" % (cluster, pid))
+            return
+        time.sleep(0.2)
+    sys.exit("lb-controller of %s (pid %d) did not stop" % (cluster, pid))
+
+
+def cmd_set_address(kubeconfig, namespace, name, address):
+    from kubernetes import client, config
+    config.load_kube_config(kubeconfig)
+    entry = {"hostname": address} if re.search(r"[a-z]", address) else {"ip": address}
+    client.CoreV1Api().patch_namespaced_service_status(
+        name, namespace, {"status": {"loadBalancer": {"ingress": [entry]}}})
+    print("%s/%s -> %s" % (namespace, name, address))
+
+
+if __name__ == "__main__":
+    commands = {"crds": cmd_crds, "lb-stop": cmd_lb_stop, "set-address": cmd_set_address}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# mesh_service_entry against two real local control planes: c1 acts as EKS (LoadBalancer
+# hostnames), c2 as GKE (LoadBalancer IPs), plus a plain c3 without Istio's CRDs. Installs
+# Istio's real ServiceEntry/DestinationRule/Gateway CRDs (extracted from the pinned Istio Go
+# module), fake east-west gateway Services, then runs playbook.yml. Builds nothing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=${MESH_REPO:-$(cd "$here/../../../.." && pwd)}
+py=${MESH_PYTHON:-$repo/.venv/bin/python}
+export MESH_SANDBOX_HOME=${MESH_SANDBOX_HOME:-$repo/.cache/sandbox-it-service-entry}
+export PYTHONPATH="$repo/sandbox"
+export ANSIBLE_COLLECTIONS_PATH="$repo/.cache/collections"
+work="$MESH_SANDBOX_HOME/work"
+names=(it-se-c1 it-se-c2 it-se-c3)
+cleanup() { [ -n "${KEEP_CLUSTERS:-}" ] || "$py" -m meshsandbox down "${names[@]}" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+mkdir -p "$work"
+"$py" "$here/files/fixture.py" crds "$repo/sandbox/build/istio/go.mod" "$work/istio-crds.yaml"
+"$py" -m meshsandbox up it-se-c1:eks it-se-c2:gke it-se-c3:plain
+"$(dirname "$py")/ansible-playbook" -i localhost, -c local "$here/playbook.yml" \
+  -e "it_python=$py" -e "it_files=$here/files" -e "it_crds=$work/istio-crds.yaml" \
+  -e "it_kubeconfig_1=$("$py" -m meshsandbox kubeconfig it-se-c1)" \
+  -e "it_kubeconfig_2=$("$py" -m meshsandbox kubeconfig it-se-c2)" \
+  -e "it_kubeconfig_3=$("$py" -m meshsandbox kubeconfig it-se-c3)" \
+  "$@"
