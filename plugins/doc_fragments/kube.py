@@ -16,6 +16,8 @@ options:
       - The kubeconfig of the cluster, as a path to a file, its YAML content, or a dictionary.
       - Falls back to the E(K8S_AUTH_KUBECONFIG) environment variable.
       - Either O(kubeconfig) or O(host) is required.
+      - The E(K8S_AUTH_*) environment variables are only used when neither O(kubeconfig) nor O(host)
+        is given; a connection given in the task is never mixed with one from the environment.
     type: raw
   context:
     description:

@@ -74,9 +74,16 @@ def _env_bool(value):
 
 
 def resolve_params(params, environ=None):
-    """Fill unset connection options from the K8S_AUTH_* environment."""
+    """Fill the connection from the K8S_AUTH_* environment when none is given.
+
+    Only a connection given as a whole is taken from the environment: when the
+    parameters name a kubeconfig or a host, nothing is added to them (so
+    K8S_AUTH_CONTEXT cannot leak into every cluster of a multi-cluster module).
+    """
     environ = os.environ if environ is None else environ
     resolved = dict(params)
+    if resolved.get("kubeconfig") or resolved.get("host"):
+        return resolved
     for key, env in ENV_FALLBACKS.items():
         if resolved.get(key) in (None, "") and environ.get(env):
             value = environ[env]

@@ -296,7 +296,8 @@ def test_k8s_explicit_options_win_over_the_credential(monkeypatch, tmp_path):
     inject_k8s(monkeypatch, tmp_path)
     resolved = kube.resolve_params(module_params(host="https://other:6443", api_key="explicit", validate_certs=False))
     assert (resolved["host"], resolved["api_key"], resolved["validate_certs"]) == ("https://other:6443", "explicit", False)
-    assert resolved["ca_cert"] == os.environ["K8S_AUTH_SSL_CA_CERT"]
+    # an explicit connection is taken as a whole: the credential's CA is not mixed into it
+    assert resolved["ca_cert"] is None
 
 
 def test_k8s_a_kubeconfig_option_wins_over_the_credential_host(monkeypatch, tmp_path):

@@ -40,7 +40,10 @@ def test_resolve_params_takes_awx_bearer_token_environment():
     assert resolved["host"] == "https://10.0.0.1"
     assert resolved["api_key"] == "tok"
     assert resolved["validate_certs"] is False
-    assert kube.resolve_params({"host": "https://given"}, environ=env)["host"] == "https://given"
+    given = kube.resolve_params({"host": "https://given", "api_key": None}, environ=env)
+    assert given == {"host": "https://given", "api_key": None}
+    per_cluster = kube.resolve_params({"kubeconfig": "/k", "context": None}, environ={"K8S_AUTH_CONTEXT": "other"})
+    assert per_cluster["context"] is None
 
 
 def test_load_kubeconfig_from_path_string_and_dict(tmp_path):
