@@ -7,6 +7,8 @@
 # environment AWX's injector sets: K8S_AUTH_HOST, K8S_AUTH_API_KEY, K8S_AUTH_VERIFY_SSL and
 # K8S_AUTH_SSL_CA_CERT (verified), K8S_AUTH_VERIFY_SSL=False without a CA (AWX's other form),
 # and a wrong CA (must fail). The AWS and GCE credential types: tests/unit (test_awx_credentials.py).
+# First, without a cluster: playbooks/awx/configure.yml (AWX objects) passes --syntax-check and its
+# surveys match the roles' argument specs (check_awx_configure.py).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=${MESH_REPO:-$(cd "$here/../../../.." && pwd)}
@@ -18,6 +20,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/mesh-awx-cred-it.XXXXXX")
 sandbox() { PYTHONPATH="$repo/sandbox" "$py" -m meshsandbox "$@"; }
 cleanup() { sandbox down it-awx >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
+
+echo "== playbooks/awx/configure.yml: syntax, survey vs the roles' argument specs"
+"$playbook" --syntax-check "$repo/playbooks/awx/configure.yml"
+"$py" "$here/check_awx_configure.py" "$repo"
 
 sandbox up it-awx:plain
 kubeconfig=$(sandbox kubeconfig it-awx)
