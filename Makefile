@@ -24,3 +24,7 @@ sandbox-status:
 
 clean: sandbox-down
 	rm -rf .cache/sandbox .cache/sandbox-it-* tests/output
+
+.PHONY: docs
+docs:            ## module and role docs (antsibull-docs + Sphinx) into docs/build/html
+	bash scripts/bootstrap.sh >/dev/null && bash docs/sphinx/build.sh
