@@ -1,0 +1,751 @@
+# -*- coding: utf-8 -*-
+# Copyright: multicloud.mesh contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Istio multi-cluster: input checks, rendering with a checksum-verified istioctl, linking.
+
+- ``validate_clusters`` checks the module's cluster list before anything is changed.
+- ``find_istioctl``/``verify_istioctl`` locate the istioctl of ``istio_version`` and check its
+  sha256 against ``ISTIOCTL_SHA256``; an unknown version or checksum is an error.
+- ``control_plane_iop``/``eastwest_iop`` build the IstioOperator inputs (the east-west one is
+  what Istio's samples/multicluster/gen-eastwest-gateway.sh emits) and ``render`` runs
+  ``istioctl manifest generate`` on them: the manifests come from Istio's own charts,
+  compiled into that istioctl. istioctl is only used to render; nothing is applied by it.
+- ``cross_network_gateway``/``istiod_gateway`` are Istio's samples/multicluster
+  expose-services.yaml / expose-istiod.yaml objects.
+- ``reader_token_secret``/``remote_secret`` build the objects of a link (what
+  ``istioctl create-remote-secret`` makes, with the API address we choose).
+- ``apply_order``/``delete_order`` sort objects: namespaces and CRDs first, webhooks and
+  Istio configuration last when applying; the reverse when deleting, CRDs and webhooks last.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover
+    yaml = None
+
+ISTIO_NAMESPACE = "istio-system"
+MANAGED_BY = "multicloud.mesh"
+LABEL_MANAGED = "app.kubernetes.io/managed-by"
+LABEL_MESH = "multicloud.mesh/mesh-id"
+LABEL_MULTICLUSTER = "istio/multiCluster"
+ANNOTATION_CLUSTER = "networking.istio.io/cluster"
+LABEL_NETWORK = "topology.istio.io/network"
+READER_SA = "istio-reader-service-account"
+READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
+EASTWEST_NAME = "istio-eastwestgateway"
+CROSS_NETWORK_GATEWAY = "cross-network-gateway"
+CACERTS = "cacerts"
+CACERTS_KEYS = ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")
+
+# sha256 of istioctl per Istio version and platform. Only binaries listed here are run.
+# 1.30.4 (linux-amd64): sandbox/build/build.sh istio (release-1.30 commit 9739e10eb9d7,
+# Go 1.26.8, -trimpath, CGO_ENABLED=0; see docs/istio.md). A different build (other Go,
+# official release archive) has another checksum and must be added here after review.
+ISTIOCTL_SHA256 = {
+    "1.30.4": {
+        "linux-amd64": ["c1683578970f4575194bff7dd38e412e7c937aec82b2a79248d6202cfecb7e3e"],
+    },
+}
+DEFAULT_ISTIO_VERSION = "1.30.4"
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+class IstioError(Exception):
+    """Bad input or a rendering problem; ``msg`` is fit for ``fail_json``."""
+
+    def __init__(self, msg):
+        super(IstioError, self).__init__(msg)
+        self.msg = msg
+
+
+# ---- input -------------------------------------------------------------------
+def validate_clusters(clusters, networks=None, topology="multi_primary"):
+    """Check the cluster list; returns the list with defaults filled.
+
+    Errors (before anything changes): no clusters, a name that is not a DNS label,
+    duplicate names, a cluster without a network, a network not in ``networks`` (when
+    given), several primaries, or a primary_remote mesh whose primary is unknown.
+    """
+    if not clusters:
+        raise IstioError("clusters is empty: give at least one cluster (name, kubeconfig, network)")
+    seen = {}
+    out = []
+    for index, cluster in enumerate(clusters):
+        name = cluster.get("name")
+        if not name or not NAME_RE.match(name):
+            raise IstioError("clusters[%d].name %r is not a DNS label (lowercase letters, digits, '-'; at most 63); "
+                             "istiod uses it as the cluster ID" % (index, name))
+        if name in seen:
+            raise IstioError("duplicate cluster name %r (clusters[%d] and clusters[%d]); cluster names are the mesh's "
+                             "cluster IDs and must be unique" % (name, seen[name], index))
+        seen[name] = index
+        network = cluster.get("network")
+        if not network:
+            raise IstioError("cluster %r has no network: set clusters[%d].network (clusters in different VPCs or clouds "
+                             "are on different networks)" % (name, index))
+        if networks is not None and network not in networks:
+            raise IstioError("cluster %r names network %r, which is not in networks (%s)"
+                             % (name, network, ", ".join(networks) or "empty"))
+        if not cluster.get("kubeconfig") and not cluster.get("host"):
+            raise IstioError("cluster %r has neither kubeconfig nor host" % name)
+        out.append(dict(cluster))
+    primaries = [c["name"] for c in out if c.get("primary")]
+    if topology == "primary_remote":
+        if len(primaries) > 1:
+            raise IstioError("primary_remote allows one primary; marked primary: %s" % ", ".join(primaries))
+        if not primaries:
+            out[0]["primary"] = True
+    else:
+        for cluster in out:
+            cluster["primary"] = True
+    return out
+
+
+def check_values(values):
+    """User ``values`` may not override what the module sets per cluster."""
+    glob = (values or {}).get("global") or {}
+    owned = [k for k in ("meshID", "network") if k in glob]
+    owned += ["multiCluster.clusterName"] if "clusterName" in (glob.get("multiCluster") or {}) else []
+    if owned:
+        raise IstioError("values.global.%s is set by the module from mesh_id and clusters; remove it from values"
+                         % ", values.global.".join(owned))
+
+
+def deep_merge(base, override):
+    """Recursive dict merge; ``override`` wins; lists are replaced."""
+    out = dict(base or {})
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# ---- istioctl ----------------------------------------------------------------
+def platform():
+    machine = os.uname()[4].lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    return "%s-%s" % (os.uname()[0].lower(), arch)
+
+
+def known_checksums(version, plat=None, table=None):
+    """The accepted sha256 list of istioctl ``version`` on ``plat``; IstioError when none."""
+    table = ISTIOCTL_SHA256 if table is None else table
+    plat = plat or platform()
+    if version not in table:
+        raise IstioError("istio_version %s has no known istioctl checksum (known: %s); only pinned, checksum-verified "
+                         "istioctl binaries are run" % (version, ", ".join(sorted(table)) or "none"))
+    sums = [s for s in table[version].get(plat) or [] if not s.startswith("__")]
+    if not sums:
+        raise IstioError("istio_version %s has no known istioctl checksum for %s" % (version, plat))
+    return sums
+
+
+def candidate_paths(version, environ=None, home=None):
+    """Where istioctl of ``version`` is looked for, in order (documented in the module)."""
+    environ = os.environ if environ is None else environ
+    home = home or os.path.expanduser("~")
+    out = []
+    if environ.get("MULTICLOUD_MESH_ISTIO_BIN"):
+        out.append(os.path.join(environ["MULTICLOUD_MESH_ISTIO_BIN"], "istio-%s" % version, "istioctl"))
+    out.append(os.path.join(home, ".cache", "multicloud.mesh", "bin", "istio-%s" % version, "istioctl"))
+    out.append(os.path.join("/usr", "local", "lib", "multicloud.mesh", "istio-%s" % version, "istioctl"))
+    on_path = shutil.which("istioctl", path=environ.get("PATH"))
+    if on_path:
+        out.append(on_path)
+    return out
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_istioctl(version, istioctl_path=None, environ=None, table=None):
+    """Path of an istioctl whose sha256 is known for ``version``; IstioError otherwise."""
+    sums = known_checksums(version, table=table)
+    paths = [os.path.expanduser(istioctl_path)] if istioctl_path else candidate_paths(version, environ)
+    problems = []
+    for path in paths:
+        if not os.path.isfile(path):
+            problems.append("%s: not found" % path)
+            continue
+        digest = sha256_file(path)
+        if digest in sums:
+            return path
+        problems.append("%s: sha256 %s is not the known checksum of istioctl %s" % (path, digest, version))
+    raise IstioError("no checksum-verified istioctl %s found (%s). Build it with 'sandbox/build/build.sh istio' "
+                     "and set istioctl_path or MULTICLOUD_MESH_ISTIO_BIN" % (version, "; ".join(problems)))
+
+
+# ---- IstioOperator inputs ------------------------------------------------------
+def control_plane_iop(mesh_id, cluster, profile="default", values=None, topology="multi_primary",
+                      remote_pilot_address=None):
+    """The IstioOperator of one cluster's control plane (or of a remote cluster)."""
+    glob = {"meshID": mesh_id, "multiCluster": {"clusterName": cluster["name"]}, "network": cluster["network"]}
+    merged = deep_merge(values or {}, {"global": glob})
+    if topology == "primary_remote" and not cluster.get("primary"):
+        profile = "remote"
+        merged = deep_merge(merged, {
+            "istiodRemote": {"injectionPath": "/inject/cluster/%s/net/%s" % (cluster["name"], cluster["network"])},
+            "global": {"remotePilotAddress": remote_pilot_address or ""},
+        })
+    elif topology == "primary_remote":
+        merged = deep_merge(merged, {"pilot": {"env": {"EXTERNAL_ISTIOD": True}}})
+    return {"apiVersion": "install.istio.io/v1alpha1", "kind": "IstioOperator",
+            "metadata": {"name": "control-plane", "namespace": ISTIO_NAMESPACE},
+            "spec": {"profile": profile, "values": merged}}
+
+
+def eastwest_iop(network):
+    """The east-west gateway IstioOperator, as Istio's gen-eastwest-gateway.sh --network emits it."""
+    return {
+        "apiVersion": "install.istio.io/v1alpha1", "kind": "IstioOperator",
+        "metadata": {"name": "eastwest", "namespace": ISTIO_NAMESPACE},
+        "spec": {
+            "revision": "", "profile": "empty",
+            "components": {"ingressGateways": [{
+                "name": EASTWEST_NAME, "enabled": True,
+                "label": {"istio": "eastwestgateway", "app": EASTWEST_NAME, LABEL_NETWORK: network},
+                "k8s": {
+                    "env": [{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": network}],
+                    "service": {"ports": [
+                        {"name": "status-port", "port": 15021, "targetPort": 15021},
+                        {"name": "tls", "port": 15443, "targetPort": 15443},
+                        {"name": "tls-istiod", "port": 15012, "targetPort": 15012},
+                        {"name": "tls-webhook", "port": 15017, "targetPort": 15017},
+                    ]},
+                },
+            }]},
+            "values": {"gateways": {"istio-ingressgateway": {"injectionTemplate": "gateway"}},
+                       "global": {"network": network}},
+        },
+    }
+
+
+def cross_network_gateway():
+    """samples/multicluster/expose-services.yaml: services exposed with AUTO_PASSTHROUGH on 15443."""
+    return {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+            "metadata": {"name": CROSS_NETWORK_GATEWAY, "namespace": ISTIO_NAMESPACE},
+            "spec": {"selector": {"istio": "eastwestgateway"},
+                     "servers": [{"port": {"number": 15443, "name": "tls", "protocol": "TLS"},
+                                  "tls": {"mode": "AUTO_PASSTHROUGH"}, "hosts": ["*.local"]}]}}
+
+
+def istiod_gateway():
+    """samples/multicluster/expose-istiod.yaml (primary of a primary_remote mesh)."""
+    gateway = {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+               "metadata": {"name": "istiod-gateway", "namespace": ISTIO_NAMESPACE},
+               "spec": {"selector": {"istio": "eastwestgateway"}, "servers": [
+                   {"port": {"name": "tls-istiod", "number": 15012, "protocol": "tls"},
+                    "tls": {"mode": "PASSTHROUGH"}, "hosts": ["*"]},
+                   {"port": {"name": "tls-istiodwebhook", "number": 15017, "protocol": "tls"},
+                    "tls": {"mode": "PASSTHROUGH"}, "hosts": ["*"]}]}}
+    host = "istiod.%s.svc.cluster.local" % ISTIO_NAMESPACE
+    virtual_service = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                       "metadata": {"name": "istiod-vs", "namespace": ISTIO_NAMESPACE},
+                       "spec": {"hosts": ["*"], "gateways": ["istiod-gateway"], "tls": [
+                           {"match": [{"port": 15012, "sniHosts": ["*"]}],
+                            "route": [{"destination": {"host": host, "port": {"number": 15012}}}]},
+                           {"match": [{"port": 15017, "sniHosts": ["*"]}],
+                            "route": [{"destination": {"host": host, "port": {"number": 443}}}]}]}}
+    return [gateway, virtual_service]
+
+
+# ---- rendering -------------------------------------------------------------------
+def render(istioctl, iop, runner=None, timeout=120):
+    """Objects of ``istioctl manifest generate -f <iop>`` (list of dicts, in istioctl's order)."""
+    runner = runner or _run
+    handle, path = tempfile.mkstemp(prefix="mesh-iop-", suffix=".yaml")
+    try:
+        with os.fdopen(handle, "w") as out:
+            yaml.safe_dump(iop, out, default_flow_style=False)
+        rc, stdout, stderr = runner([istioctl, "manifest", "generate", "-f", path], timeout)
+    finally:
+        os.unlink(path)
+    if rc != 0:
+        raise IstioError("istioctl manifest generate failed (rc=%s): %s" % (rc, (stderr or stdout).strip()[-2000:]))
+    return parse_manifests(stdout)
+
+
+def _run(argv, timeout):
+    env = dict(os.environ)
+    env.pop("KUBECONFIG", None)  # rendering never needs (or touches) a cluster
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, universal_newlines=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        return 124, stdout, "timed out after %ss: %s" % (timeout, stderr)
+    return proc.returncode, stdout, stderr
+
+
+def _loader():
+    return getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+
+
+def parse_manifests(text):
+    out = []
+    for doc in yaml.load_all(text, Loader=_loader()):
+        if not doc:
+            continue
+        if doc.get("kind", "").endswith("List") and "items" in doc:
+            out.extend(i for i in doc["items"] if i)
+        else:
+            out.append(doc)
+    return out
+
+
+def prepare(objects, namespace=ISTIO_NAMESPACE, extra_labels=None):
+    """Default namespaces of namespaced objects, drop empty webhook caBundles (istiod fills them)."""
+    out = []
+    for obj in objects:
+        obj = _copy(obj)
+        meta = obj.setdefault("metadata", {})
+        if obj.get("kind") not in CLUSTER_SCOPED_KINDS and not meta.get("namespace"):
+            meta["namespace"] = namespace
+        if obj.get("kind") in WEBHOOK_KINDS:
+            for hook in obj.get("webhooks") or []:
+                client = hook.get("clientConfig") or {}
+                if not client.get("caBundle"):
+                    client.pop("caBundle", None)
+        if extra_labels:
+            meta.setdefault("labels", {}).update(extra_labels)
+        out.append(obj)
+    return out
+
+
+def keep_runtime_fields(obj, live):
+    """For webhook configurations istiod patches at runtime (caBundle, failurePolicy), keep live values.
+
+    Without this every run would reset what istiod set, and report a change.
+    """
+    if obj.get("kind") not in WEBHOOK_KINDS or not live:
+        return obj
+    live_hooks = dict((h.get("name"), h) for h in live.get("webhooks") or [])
+    for hook in obj.get("webhooks") or []:
+        current = live_hooks.get(hook.get("name"))
+        if not current:
+            continue
+        if (current.get("clientConfig") or {}).get("caBundle"):
+            hook.setdefault("clientConfig", {})["caBundle"] = current["clientConfig"]["caBundle"]
+        if current.get("failurePolicy") and obj["kind"] == "ValidatingWebhookConfiguration":
+            hook["failurePolicy"] = current["failurePolicy"]
+    return obj
+
+
+def _copy(obj):
+    return copy.deepcopy(obj)
+
+
+WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+CLUSTER_SCOPED_KINDS = ("Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
+                        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+                        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "PriorityClass")
+APPLY_RANK = {
+    "Namespace": 0, "CustomResourceDefinition": 1, "ServiceAccount": 2, "ClusterRole": 3, "Role": 3,
+    "ClusterRoleBinding": 4, "RoleBinding": 4, "ConfigMap": 5, "Secret": 5, "Service": 6,
+    "Deployment": 7, "DaemonSet": 7, "StatefulSet": 7, "PodDisruptionBudget": 8, "HorizontalPodAutoscaler": 8,
+    "ValidatingAdmissionPolicy": 9, "ValidatingAdmissionPolicyBinding": 9,
+    "MutatingWebhookConfiguration": 10, "ValidatingWebhookConfiguration": 10,
+}
+ISTIO_CONFIG_RANK = 11  # Gateway, VirtualService, EnvoyFilter...: after istiod and its webhooks
+
+
+def _rank(obj):
+    kind = obj.get("kind")
+    if kind in APPLY_RANK:
+        return APPLY_RANK[kind]
+    if (obj.get("apiVersion") or "").split("/")[0].endswith("istio.io"):
+        return ISTIO_CONFIG_RANK
+    return 7
+
+
+def apply_order(objects):
+    """Stable sort for applying: namespaces, CRDs, RBAC, config, workloads, webhooks, Istio config."""
+    return [o for _, _, o in sorted(((_rank(o), i, o) for i, o in enumerate(objects)), key=lambda t: t[:2])]
+
+
+def delete_order(objects):
+    """Stable sort for deleting: Istio config and workloads first; webhooks, then CRDs last.
+
+    Namespaces are never in the rendered set; the caller decides about istio-system.
+    """
+    def rank(obj):
+        kind = obj.get("kind")
+        if kind == "CustomResourceDefinition":
+            return 30
+        if kind in WEBHOOK_KINDS or kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
+            return 20
+        if kind in ("ClusterRole", "ClusterRoleBinding"):
+            return 15
+        if kind == "Namespace":
+            return 25
+        return 10 - _rank(obj) / 100.0 if _rank(obj) == ISTIO_CONFIG_RANK else 10 + _rank(obj) / 100.0
+    return [o for _, _, o in sorted(((rank(o), i, o) for i, o in enumerate(objects)), key=lambda t: t[:2])]
+
+
+# ---- linking ---------------------------------------------------------------------
+def reader_token_secret(mesh_id):
+    """The service-account token Secret kube-controller-manager fills for the reader SA."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+            "metadata": {"name": READER_TOKEN_SECRET, "namespace": ISTIO_NAMESPACE,
+                         "annotations": {"kubernetes.io/service-account.name": READER_SA},
+                         "labels": {LABEL_MANAGED: MANAGED_BY, LABEL_MESH: mesh_id}}}
+
+
+def token_from_secret(secret):
+    """(token, ca_pem) from a filled token Secret, or None while kube-controller-manager has not filled it."""
+    data = (secret or {}).get("data") or {}
+    if not data.get("token") or not data.get("ca.crt"):
+        return None
+    return (base64.b64decode(data["token"]).decode("utf-8"), base64.b64decode(data["ca.crt"]).decode("utf-8"))
+
+
+def remote_kubeconfig(cluster_name, server, token, ca_pem):
+    """The kubeconfig istiod uses to read ``cluster_name``: inline token and CA, no exec plugins."""
+    return {
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [{"name": cluster_name, "cluster": {
+            "server": server,
+            "certificate-authority-data": base64.b64encode(ca_pem.encode("utf-8")).decode("ascii")}}],
+        "users": [{"name": cluster_name, "user": {"token": token}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+    }
+
+
+def remote_secret_name(cluster_name):
+    return "istio-remote-secret-%s" % cluster_name
+
+
+def remote_secret(mesh_id, cluster_name, server, token, ca_pem):
+    """The Secret (in the other clusters) through which istiod reads ``cluster_name``."""
+    config = yaml.safe_dump(remote_kubeconfig(cluster_name, server, token, ca_pem), default_flow_style=False)
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": remote_secret_name(cluster_name), "namespace": ISTIO_NAMESPACE,
+                         "labels": {LABEL_MULTICLUSTER: "true", LABEL_MANAGED: MANAGED_BY, LABEL_MESH: mesh_id},
+                         "annotations": {ANNOTATION_CLUSTER: cluster_name}},
+            "data": {cluster_name: base64.b64encode(config.encode("utf-8")).decode("ascii")}}
+
+
+def link_plan(clusters, topology="multi_primary", link="remote_secrets"):
+    """{cluster name: [names of the clusters whose remote secret it holds]}."""
+    plan = dict((c["name"], []) for c in clusters)
+    if link != "remote_secrets":
+        return plan
+    for holder in clusters:
+        if topology == "primary_remote" and not holder.get("primary"):
+            continue
+        plan[holder["name"]] = [c["name"] for c in clusters if c["name"] != holder["name"]]
+    return plan
+
+
+def namespace_object(name, labels=None):
+    obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    if labels:
+        obj["metadata"]["labels"] = dict(labels)
+    return obj
+
+
+INJECTION_LABELS = {"istio-injection": "enabled"}
+
+
+# ---- orchestration -----------------------------------------------------------------
+def check_cacerts(secret):
+    """Problem with a ``cacerts`` Secret (dict or None), or None when it is complete."""
+    if secret is None:
+        return "has no Secret %s/%s" % (ISTIO_NAMESPACE, CACERTS)
+    data = secret.get("data") or {}
+    missing = [k for k in CACERTS_KEYS if not data.get(k)]
+    if missing:
+        return "has a Secret %s/%s without %s" % (ISTIO_NAMESPACE, CACERTS, ", ".join(missing))
+    return None
+
+
+class ClusterRun(object):
+    """One cluster of a run: its connection, applier and report."""
+
+    def __init__(self, spec, kube, applier):
+        self.spec = spec
+        self.name = spec["name"]
+        self.kube = kube
+        self.applier = applier
+        self.objects = []
+        self.gateway_addresses = []
+        self.linked = []
+        self.installed = False
+
+    def report(self, version, state):
+        return {
+            "version": version if state == "present" else None,
+            "revision": "default",
+            "role": "primary" if self.spec.get("primary") else "remote",
+            "network": self.spec["network"],
+            "server": self.kube.server if self.kube else None,
+            "gateway_addresses": self.gateway_addresses,
+            "linked_clusters": sorted(self.linked),
+            "changes": self.applier.summary() if self.applier else {},
+        }
+
+
+class MeshInstaller(object):
+    """Runs the module: ``prepare`` (all checks, no change), then ``install`` or ``uninstall``."""
+
+    def __init__(self, params, connect, check_mode=False, diff=False, applier_class=None, renderer=None):
+        from ansible_collections.multicloud.mesh.plugins.module_utils.apply import Applier
+        self.params = params
+        self.connect = connect
+        self.check_mode = check_mode
+        self.want_diff = diff
+        self.applier_class = applier_class or Applier
+        self.renderer = renderer or render
+        self.runs = []
+        self.istioctl = None
+        self.istioctl_info = {}
+        self._render_cache = {}
+
+    # ---- checks (nothing changes) ----
+    def prepare(self):
+        p = self.params
+        clusters = validate_clusters(p["clusters"], p.get("networks"), p["topology"])
+        check_values(p.get("values"))
+        for namespace in p.get("injection_namespaces") or []:
+            if not NAME_RE.match(namespace):
+                raise IstioError("injection_namespaces: %r is not a namespace name" % namespace)
+        self.istioctl = find_istioctl(p["istio_version"], p.get("istioctl_path"))
+        self.istioctl_info = {"path": self.istioctl, "sha256": sha256_file(self.istioctl)}
+        for spec in clusters:
+            conn = dict((k, spec.get(k)) for k in ("kubeconfig", "context", "host", "api_key", "ca_cert",
+                                                   "validate_certs"))
+            conn["request_timeout"] = p.get("request_timeout") or 30
+            try:
+                kube = self.connect(conn)
+                kube.version()
+            except Exception as exc:  # pylint: disable=broad-except
+                raise IstioError("cluster %s: %s" % (spec["name"], getattr(exc, "msg", None) or exc))
+            applier = self.applier_class(kube, check_mode=self.check_mode, diff=self.want_diff)
+            self.runs.append(ClusterRun(spec, kube, applier))
+        if p["state"] == "present" and p.get("require_cacerts", True):
+            roots = {}
+            for run in self.runs:
+                secret = run.applier.get("v1", "Secret", CACERTS, ISTIO_NAMESPACE)
+                problem = check_cacerts(secret)
+                if problem:
+                    raise IstioError("cluster %s %s: create it with multicloud.mesh.mesh_ca first (or set "
+                                     "require_cacerts=false to let istiod self-sign, without cross-cluster trust)"
+                                     % (run.name, problem))
+                roots[run.name] = secret["data"]["root-cert.pem"]
+            if len(set(roots.values())) > 1:
+                raise IstioError("the clusters' cacerts have different root certificates (%s): they would not trust "
+                                 "each other; issue all intermediates from one root with multicloud.mesh.mesh_ca"
+                                 % ", ".join(sorted(roots)))
+
+    # ---- results ----
+    @property
+    def changed(self):
+        return any(run.applier.changed for run in self.runs if run.applier)
+
+    def report(self):
+        return dict((run.name, run.report(self.params["istio_version"], self.params["state"])) for run in self.runs)
+
+    def diff(self):
+        before, after = {}, {}
+        for run in self.runs:
+            d = run.applier.diff()
+            if d["before"] or d["after"]:
+                before[run.name] = d["before"]
+                after[run.name] = d["after"]
+        return {"before": before, "after": after}
+
+    # ---- rendering ----
+    def _render(self, iop):
+        key = json.dumps(iop, sort_keys=True)
+        if key not in self._render_cache:
+            self._render_cache[key] = self.renderer(self.istioctl, iop)
+        return copy.deepcopy(self._render_cache[key])
+
+    def rendered(self, run, remote_pilot_address=None):
+        p = self.params
+        labels = {LABEL_MANAGED: MANAGED_BY}
+        objects = prepare(self._render(control_plane_iop(p["mesh_id"], run.spec, p["profile"], p.get("values"),
+                                                         p["topology"], remote_pilot_address)))
+        objects += prepare(self._render(eastwest_iop(run.spec["network"])))
+        objects.append(cross_network_gateway())
+        if p["topology"] == "primary_remote" and run.spec.get("primary"):
+            objects += istiod_gateway()
+        # Istio's charts may render the same object in both IstioOperators (none known): keep the first.
+        seen, out = set(), []
+        for obj in objects:
+            key = (obj.get("apiVersion"), obj.get("kind"), obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            if key not in seen:
+                seen.add(key)
+                out.append(obj)
+        for obj in out:
+            if obj["kind"] in ("Namespace", "CustomResourceDefinition"):
+                continue
+            obj["metadata"].setdefault("labels", {}).update(labels)
+        return out
+
+    # ---- present ----
+    def install(self):
+        p = self.params
+        primaries = [r for r in self.runs if r.spec.get("primary")]
+        remotes = [r for r in self.runs if not r.spec.get("primary")]
+        pilot_address = None
+        for run in primaries:
+            self._install_cluster(run)
+        if remotes:
+            addresses = primaries[0].gateway_addresses if primaries else []
+            pilot_address = addresses[0] if addresses else None
+            if pilot_address is None and not self.check_mode:
+                raise IstioError("primary cluster %s has no east-west gateway address yet (wait=false?); remote "
+                                 "clusters need it as remotePilotAddress" % primaries[0].name)
+            for run in remotes:
+                self._install_cluster(run, pilot_address)
+        if p["link"] == "remote_secrets":
+            self._link()
+        else:
+            for run in self.runs:
+                self._prune_remote_secrets(run, keep=[])
+
+    def _install_cluster(self, run, remote_pilot_address=None):
+        p = self.params
+        applier = run.applier
+        timeout = p["wait_timeout"]
+        labels = {LABEL_NETWORK: run.spec["network"]}
+        if p["topology"] == "primary_remote" and not run.spec.get("primary"):
+            primary = [r.name for r in self.runs if r.spec.get("primary")]
+            ns = namespace_object(ISTIO_NAMESPACE, labels)
+            ns["metadata"]["annotations"] = {"topology.istio.io/controlPlaneClusters": ",".join(primary)}
+        else:
+            ns = namespace_object(ISTIO_NAMESPACE, labels)
+        applier.apply(ns)
+        run.objects = apply_order(self.rendered(run, remote_pilot_address))
+        crds = [o for o in run.objects if o["kind"] == "CustomResourceDefinition"]
+        for obj in crds:
+            applier.apply(obj)
+        if crds and not self.check_mode and p["wait"]:
+            for obj in crds:
+                applier.wait_crd_established(obj["metadata"]["name"], timeout)
+        for obj in run.objects:
+            if obj["kind"] != "CustomResourceDefinition":
+                applier.apply(obj, adjust=keep_runtime_fields)
+        for namespace in p.get("injection_namespaces") or []:
+            applier.apply(namespace_object(namespace, INJECTION_LABELS))
+        run.installed = True
+        names = set((o["kind"], o["metadata"]["name"]) for o in run.objects)
+        if p["wait"] and not self.check_mode:
+            if ("Deployment", "istiod") in names:
+                applier.wait_deployment_ready("istiod", ISTIO_NAMESPACE, timeout)
+            applier.wait_deployment_ready(EASTWEST_NAME, ISTIO_NAMESPACE, timeout)
+            run.gateway_addresses = applier.wait_service_address(EASTWEST_NAME, ISTIO_NAMESPACE, timeout)
+        else:
+            from ansible_collections.multicloud.mesh.plugins.module_utils.apply import service_addresses
+            run.gateway_addresses = service_addresses(applier.get("v1", "Service", EASTWEST_NAME, ISTIO_NAMESPACE))
+
+    def _link(self):
+        p = self.params
+        plan = link_plan([r.spec for r in self.runs], p["topology"], p["link"])
+        needed = set(n for names in plan.values() for n in names)
+        tokens = {}
+        for run in self.runs:
+            if run.name not in needed:
+                continue
+            run.applier.apply(reader_token_secret(p["mesh_id"]))
+            tokens[run.name] = self._reader_token(run)
+        by_name = dict((r.name, r) for r in self.runs)
+        for run in self.runs:
+            keep = []
+            for other in plan[run.name]:
+                token = tokens.get(other)
+                keep.append(remote_secret_name(other))
+                run.linked.append(other)
+                if token is None:  # check mode: the token Secret does not exist yet
+                    run.applier.results.append({"ref": "Secret/%s/%s" % (ISTIO_NAMESPACE, remote_secret_name(other)),
+                                                "action": "created", "changed": True})
+                    continue
+                source = by_name[other]
+                server = source.spec.get("api_server") or source.kube.server
+                run.applier.apply(remote_secret(p["mesh_id"], other, server, token[0], token[1]))
+            self._prune_remote_secrets(run, keep)
+
+    def _reader_token(self, run):
+        from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
+
+        def probe():
+            return token_from_secret(run.applier.get("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE))
+        if self.check_mode:
+            return probe()
+        try:
+            return wait_until(probe, timeout=min(self.params["wait_timeout"], 120), interval=0.5,
+                              what="the token of %s/%s" % (ISTIO_NAMESPACE, READER_TOKEN_SECRET))
+        except WaitTimeout as exc:
+            raise IstioError("cluster %s: %s; kube-controller-manager's token controller fills it (is it running with "
+                             "--service-account-private-key-file and --root-ca-file?)" % (run.name, exc))
+
+    def _prune_remote_secrets(self, run, keep):
+        selector = "%s=true,%s=%s,%s=%s" % (LABEL_MULTICLUSTER, LABEL_MANAGED, MANAGED_BY, LABEL_MESH,
+                                            self.params["mesh_id"])
+        for secret in run.applier.list("v1", "Secret", ISTIO_NAMESPACE, selector):
+            if secret["metadata"]["name"] not in keep:
+                run.applier.delete("v1", "Secret", secret["metadata"]["name"], ISTIO_NAMESPACE,
+                                   wait=self.params["wait"], timeout=self.params["wait_timeout"])
+
+    # ---- absent ----
+    def uninstall(self):
+        p = self.params
+        primaries = [r for r in self.runs if r.spec.get("primary")]
+        # Remotes first: they depend on the primary's istiod.
+        for run in [r for r in self.runs if not r.spec.get("primary")] + primaries:
+            self._uninstall_cluster(run)
+
+    def _uninstall_cluster(self, run):
+        p = self.params
+        applier = run.applier
+        wait, timeout = p["wait"], p["wait_timeout"]
+        self._prune_remote_secrets(run, keep=[])
+        applier.delete("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE, wait=False)
+        objects = delete_order(self.rendered(run, remote_pilot_address="unused"))
+        groups = [
+            [o for o in objects if o["kind"] not in CLUSTER_SCOPED_KINDS],
+            [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding")],
+            [o for o in objects if o["kind"] in WEBHOOK_KINDS
+             or o["kind"] in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")],
+            [o for o in objects if o["kind"] == "CustomResourceDefinition"],
+        ]
+        for group in groups:
+            deleted = [o for o in group if applier.delete_object(o, wait=False)["changed"]]
+            if deleted and wait and not self.check_mode:
+                applier.wait_all_gone(deleted, timeout)
+        for namespace in p.get("injection_namespaces") or []:
+            if applier.get("v1", "Namespace", namespace) is not None:
+                applier.apply(namespace_object(namespace))  # drops the labels this field manager set
+        if applier.get("v1", "Namespace", ISTIO_NAMESPACE) is None:
+            return
+        if applier.get("v1", "Secret", CACERTS, ISTIO_NAMESPACE) is None:
+            applier.delete("v1", "Namespace", ISTIO_NAMESPACE, wait=wait and not self.check_mode, timeout=timeout)
+        else:
+            applier.apply(namespace_object(ISTIO_NAMESPACE))  # keep cacerts (mesh_ca's); drop our labels

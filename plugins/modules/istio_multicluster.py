@@ -1,0 +1,333 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: multicloud.mesh contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: istio_multicluster
+short_description: Install one Istio mesh across several Kubernetes clusters and link them
+version_added: 0.1.0
+description:
+  - Installs Istio into every cluster of O(clusters) with the same mesh ID, each cluster on its
+    own network (multi-primary on different networks by default), with an east-west gateway and
+    the C(cross-network-gateway) Gateway that exposes the mesh's services with C(AUTO_PASSTHROUGH)
+    on port 15443, and enables sidecar injection in O(injection_namespaces).
+  - Links the clusters with remote secrets (O(link=remote_secrets)) so that each control plane
+    reads the services and endpoints of the others.
+  - Manifests come from Istio's own charts compiled into a checksum-verified C(istioctl) of
+    O(istio_version) (C(istioctl manifest generate)); istioctl only renders. Objects are applied
+    with server-side apply (field manager C(multicloud.mesh)) through the Kubernetes Python client,
+    so C(changed), check mode and diff are exact. kubectl is never run.
+  - Input is checked before anything changes: duplicate cluster names, a cluster without a known
+    network, an Istio version without a known istioctl checksum, an unreachable cluster, and a
+    missing C(istio-system/cacerts) secret (from M(multicloud.mesh.mesh_ca)).
+author:
+  - multicloud.mesh developers (@multicloud)
+attributes:
+  check_mode:
+    support: full
+    description: Every write is sent as a server-side dry run (C(dryRun=All)); nothing is persisted.
+      Objects whose namespace or CRD would be created by the same run are predicted as created.
+  diff_mode:
+    support: full
+    description: Returns the objects before and after per cluster; Secret data is redacted.
+options:
+  mesh_id:
+    description: The mesh ID (C(values.global.meshID)) shared by all clusters.
+    type: str
+    required: true
+  clusters:
+    description: The clusters of the mesh.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Cluster name; istiod's cluster ID (C(values.global.multiCluster.clusterName)). A DNS label.
+        type: str
+        required: true
+      network:
+        description: The network of the cluster (C(values.global.network)); clusters in different VPCs or
+          clouds are on different networks.
+        type: str
+        required: true
+      kubeconfig:
+        description: Kubeconfig of the cluster (path, YAML content or dict).
+        type: raw
+      context:
+        description: Context of O(clusters[].kubeconfig).
+        type: str
+      host:
+        description: API server URL for bearer-token access instead of a kubeconfig.
+        type: str
+      api_key:
+        description: Bearer token for O(clusters[].host).
+        type: str
+      ca_cert:
+        description: CA certificate file of the API server for O(clusters[].host).
+        type: str
+      validate_certs:
+        description: Whether to verify the API server's certificate.
+        type: bool
+      api_server:
+        description: The API server address other clusters' istiod use to read this cluster (written into
+          the remote secret). Defaults to the server this module connects to.
+        type: str
+      primary:
+        description: With O(topology=primary_remote), the cluster that runs the control plane
+          (default the first cluster).
+        type: bool
+        default: false
+  networks:
+    description:
+      - The networks of the mesh. When given, every cluster's network must be one of them.
+    type: list
+    elements: str
+  istio_version:
+    description:
+      - The Istio release to install. Only versions with a known istioctl checksum are accepted.
+      - V(1.30.4) is built from the release-1.30 branch (see the collection's C(docs/istio.md)).
+    type: str
+    default: 1.30.4
+  istioctl_path:
+    description:
+      - Path of the istioctl of O(istio_version). Its sha256 must be the known one for that version.
+      - By default looked up in C($MULTICLOUD_MESH_ISTIO_BIN/istio-<version>/istioctl),
+        C(~/.cache/multicloud.mesh/bin/istio-<version>/istioctl),
+        C(/usr/local/lib/multicloud.mesh/istio-<version>/istioctl), then C(istioctl) on E(PATH).
+    type: path
+  profile:
+    description: Istio installation profile of the control plane (primaries).
+    type: str
+    default: default
+  values:
+    description:
+      - Helm values merged into the control plane's IstioOperator C(spec.values)
+        (C(global.meshID), C(global.network) and C(global.multiCluster.clusterName) are set by the module).
+    type: dict
+    default: {}
+  topology:
+    description:
+      - V(multi_primary) runs a control plane in every cluster; V(primary_remote) runs one in the
+        primary and lets the others use it through its east-west gateway.
+    type: str
+    choices: [multi_primary, primary_remote]
+    default: multi_primary
+  link:
+    description:
+      - V(remote_secrets) gives each control plane a remote secret of every other cluster (read-only
+        service-account token, labelled C(istio/multiCluster=true)). V(none) installs without linking
+        (for meshes linked only by service entries).
+    type: str
+    choices: [remote_secrets, none]
+    default: remote_secrets
+  injection_namespaces:
+    description: Namespaces labelled C(istio-injection=enabled) (created when missing).
+    type: list
+    elements: str
+    default: [default]
+  require_cacerts:
+    description:
+      - Fail before any change when a cluster has no C(istio-system/cacerts) secret with
+        C(ca-cert.pem), C(ca-key.pem), C(root-cert.pem) and C(cert-chain.pem), or when the clusters'
+        root certificates differ. Set V(false) only to let istiod use a self-signed CA per cluster
+        (the clusters then do not trust each other).
+    type: bool
+    default: true
+  state:
+    description:
+      - V(present) installs and links; V(absent) removes what the module installed from the listed
+        clusters (remote secrets, gateways, workloads, then webhooks and CRDs last). The C(cacerts)
+        secret is left to M(multicloud.mesh.mesh_ca); C(istio-system) is deleted only when it no longer
+        holds it.
+      - To take one cluster out of a mesh, run V(present) with the remaining clusters (which removes
+        their remote secrets of it) and V(absent) with that cluster.
+    type: str
+    choices: [present, absent]
+    default: present
+  wait:
+    description: Wait for istiod and the east-west gateway to be ready, its address to be assigned, CRDs to
+      be established and deleted objects to be gone.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for each of those conditions.
+    type: int
+    default: 300
+  request_timeout:
+    description: Seconds to wait for each API request.
+    type: int
+    default: 30
+requirements:
+  - kubernetes >= 30.1 (Python library)
+  - PyYAML
+  - a checksum-verified istioctl of O(istio_version) (renders manifests only)
+notes:
+  - The remote secrets hold a long-lived service-account token of C(istio-reader-service-account) and the
+    API server address, as C(istioctl create-remote-secret) makes them; istiod cannot run cloud exec plugins.
+seealso:
+  - module: multicloud.mesh.cluster_info
+"""
+
+EXAMPLES = r"""
+- name: One mesh across an EKS and a GKE cluster, linked by remote secrets
+  multicloud.mesh.istio_multicluster:
+    mesh_id: mesh1
+    clusters:
+      - name: eks-east
+        kubeconfig: "{{ hostvars['eks-east'].mesh_cluster.kubeconfig }}"
+        network: aws-vpc
+      - name: gke-west
+        kubeconfig: "{{ hostvars['gke-west'].mesh_cluster.kubeconfig }}"
+        network: gcp-vpc
+    values:
+      pilot:
+        resources:
+          requests: {cpu: 200m, memory: 512Mi}
+  register: mesh
+
+- name: Show the east-west gateway addresses
+  ansible.builtin.debug:
+    msg: "{{ mesh.clusters | dict2items | map(attribute='value.gateway_addresses') | list }}"
+
+- name: Primary-remote, one control plane in the first cluster
+  multicloud.mesh.istio_multicluster:
+    mesh_id: mesh1
+    topology: primary_remote
+    clusters:
+      - {name: hub, kubeconfig: /etc/mesh/hub.kubeconfig, network: net1, primary: true}
+      - {name: spoke, kubeconfig: /etc/mesh/spoke.kubeconfig, network: net2}
+
+- name: Remove Istio from a cluster
+  multicloud.mesh.istio_multicluster:
+    mesh_id: mesh1
+    clusters:
+      - {name: gke-west, kubeconfig: /etc/mesh/gke.kubeconfig, network: gcp-vpc}
+    state: absent
+"""
+
+RETURN = r"""
+clusters:
+  description: Per cluster name, what the module found and did.
+  returned: always
+  type: dict
+  contains:
+    version:
+      description: The Istio version installed (V(null) after O(state=absent)).
+      type: str
+      sample: 1.30.4
+    revision:
+      description: The control plane revision (the default revision).
+      type: str
+      sample: default
+    role:
+      description: V(primary) or V(remote).
+      type: str
+    network:
+      description: The cluster's network.
+      type: str
+    server:
+      description: The API server the module used.
+      type: str
+    gateway_addresses:
+      description: IPs or hostnames of the east-west gateway's LoadBalancer Service (empty in check mode
+        before it exists, or without O(wait)).
+      type: list
+      elements: str
+      sample: [172.17.0.10]
+    linked_clusters:
+      description: Names of the clusters whose remote secret this cluster holds.
+      type: list
+      elements: str
+    changes:
+      description: Counts of objects per action (created, updated, unchanged, deleted, absent) and the
+        list of changed objects.
+      type: dict
+      sample: {counts: {created: 3, unchanged: 90}, changed: ["Secret/istio-system/istio-remote-secret-b created"]}
+istioctl:
+  description: Path and sha256 of the istioctl that rendered the manifests.
+  returned: always
+  type: dict
+  sample: {path: /opt/istio-1.30.4/istioctl, sha256: 0f1e...}
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.multicloud.mesh.plugins.module_utils.kube import (
+    HAS_KUBERNETES,
+    KUBE_IMP_ERR,
+    KubeError,
+    connect,
+)
+from ansible_collections.multicloud.mesh.plugins.module_utils.apply import ApplyError
+from ansible_collections.multicloud.mesh.plugins.module_utils.istio import (
+    DEFAULT_ISTIO_VERSION,
+    IstioError,
+    MeshInstaller,
+)
+
+CLUSTER_SPEC = dict(
+    name=dict(type="str", required=True),
+    network=dict(type="str", required=True),
+    kubeconfig=dict(type="raw", no_log=False),
+    context=dict(type="str"),
+    host=dict(type="str"),
+    api_key=dict(type="str", no_log=True),
+    ca_cert=dict(type="str"),
+    validate_certs=dict(type="bool"),
+    api_server=dict(type="str"),
+    primary=dict(type="bool", default=False),
+)
+
+ARG_SPEC = dict(
+    mesh_id=dict(type="str", required=True),
+    clusters=dict(type="list", elements="dict", required=True, options=CLUSTER_SPEC),
+    networks=dict(type="list", elements="str"),
+    istio_version=dict(type="str", default=DEFAULT_ISTIO_VERSION),
+    istioctl_path=dict(type="path"),
+    profile=dict(type="str", default="default"),
+    values=dict(type="dict", default={}),
+    topology=dict(type="str", choices=["multi_primary", "primary_remote"], default="multi_primary"),
+    link=dict(type="str", choices=["remote_secrets", "none"], default="remote_secrets"),
+    injection_namespaces=dict(type="list", elements="str", default=["default"]),
+    require_cacerts=dict(type="bool", default=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=300),
+    request_timeout=dict(type="int", default=30),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARG_SPEC, supports_check_mode=True)
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBE_IMP_ERR)
+    params = module.params
+    try:
+        installer = MeshInstaller(params, connect=connect, check_mode=module.check_mode, diff=module._diff)
+        installer.prepare()
+        if params["state"] == "present":
+            installer.install()
+        else:
+            installer.uninstall()
+    except (IstioError, ApplyError, KubeError) as exc:
+        partial = locals().get("installer")
+        module.fail_json(msg=exc.msg, changed=bool(partial and partial.changed),
+                         clusters=partial.report() if partial else {})
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg="unexpected error: %s" % exc, exception=traceback.format_exc())
+    result = {"changed": installer.changed, "clusters": installer.report(), "istioctl": installer.istioctl_info}
+    if module._diff:
+        result["diff"] = installer.diff()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

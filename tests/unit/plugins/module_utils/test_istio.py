@@ -1,0 +1,218 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import hashlib
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.multicloud.mesh.plugins.module_utils import istio
+
+
+def clusters(*specs):
+    return [{"name": n, "network": net, "kubeconfig": "/k/%s" % n} for n, net in specs]
+
+
+def test_validate_clusters_fills_primaries():
+    out = istio.validate_clusters(clusters(("a", "n1"), ("b", "n2")))
+    assert [c["primary"] for c in out] == [True, True]
+    out = istio.validate_clusters(clusters(("a", "n1"), ("b", "n2")), topology="primary_remote")
+    assert [c.get("primary") for c in out] == [True, None]
+
+
+@pytest.mark.parametrize("specs,networks,needle", [
+    ((("a", "n1"), ("a", "n2")), None, "duplicate cluster name 'a'"),
+    ((("a", "n1"), ("b", "")), None, "has no network"),
+    ((("a", "n1"), ("b", "n3")), ["n1", "n2"], "network 'n3', which is not in networks"),
+    ((("Bad_Name", "n1"),), None, "not a DNS label"),
+    ((), None, "clusters is empty"),
+])
+def test_validate_clusters_errors(specs, networks, needle):
+    with pytest.raises(istio.IstioError) as err:
+        istio.validate_clusters(clusters(*specs), networks)
+    assert needle in err.value.msg
+
+
+def test_two_primaries_rejected_in_primary_remote():
+    cl = clusters(("a", "n1"), ("b", "n2"))
+    for c in cl:
+        c["primary"] = True
+    with pytest.raises(istio.IstioError):
+        istio.validate_clusters(cl, topology="primary_remote")
+
+
+def test_check_values_refuses_module_owned_keys():
+    istio.check_values({"pilot": {"env": {}}})
+    with pytest.raises(istio.IstioError) as err:
+        istio.check_values({"global": {"meshID": "x", "multiCluster": {"clusterName": "y"}}})
+    assert "meshID" in err.value.msg and "clusterName" in err.value.msg
+
+
+def test_control_plane_iop_sets_mesh_identity_and_merges_values():
+    iop = istio.control_plane_iop("mesh1", {"name": "c1", "network": "n1", "primary": True}, "default",
+                                  {"global": {"logging": {"level": "info"}}, "pilot": {"autoscaleEnabled": False}})
+    values = iop["spec"]["values"]
+    assert values["global"]["meshID"] == "mesh1"
+    assert values["global"]["multiCluster"]["clusterName"] == "c1"
+    assert values["global"]["network"] == "n1"
+    assert values["global"]["logging"] == {"level": "info"}
+    assert values["pilot"] == {"autoscaleEnabled": False}
+    assert iop["spec"]["profile"] == "default"
+
+
+def test_remote_iop_uses_remote_profile_and_pilot_address():
+    iop = istio.control_plane_iop("m", {"name": "c2", "network": "n2"}, topology="primary_remote",
+                                  remote_pilot_address="172.16.0.9")
+    assert iop["spec"]["profile"] == "remote"
+    assert iop["spec"]["values"]["global"]["remotePilotAddress"] == "172.16.0.9"
+    assert iop["spec"]["values"]["istiodRemote"]["injectionPath"] == "/inject/cluster/c2/net/n2"
+
+
+def test_eastwest_iop_matches_upstream_sample():
+    iop = istio.eastwest_iop("n1")
+    gw = iop["spec"]["components"]["ingressGateways"][0]
+    assert gw["name"] == "istio-eastwestgateway"
+    assert gw["label"]["topology.istio.io/network"] == "n1"
+    assert [p["port"] for p in gw["k8s"]["service"]["ports"]] == [15021, 15443, 15012, 15017]
+    assert gw["k8s"]["env"] == [{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": "n1"}]
+    assert iop["spec"]["profile"] == "empty"
+
+
+def test_cross_network_gateway_is_auto_passthrough_on_15443():
+    gw = istio.cross_network_gateway()
+    server = gw["spec"]["servers"][0]
+    assert server["port"]["number"] == 15443 and server["tls"]["mode"] == "AUTO_PASSTHROUGH"
+    assert gw["metadata"]["name"] == "cross-network-gateway"
+
+
+def test_known_checksums():
+    table = {"9.9.9": {"linux-amd64": ["abc"]}, "9.9.8": {"linux-amd64": ["__PLACEHOLDER__"]}}
+    assert istio.known_checksums("9.9.9", "linux-amd64", table) == ["abc"]
+    with pytest.raises(istio.IstioError) as err:
+        istio.known_checksums("1.29.0", "linux-amd64", table)
+    assert "no known istioctl checksum" in err.value.msg
+    with pytest.raises(istio.IstioError):
+        istio.known_checksums("9.9.8", "linux-amd64", table)
+    with pytest.raises(istio.IstioError):
+        istio.known_checksums("9.9.9", "darwin-arm64", table)
+
+
+def test_find_istioctl_verifies_sha256(tmp_path):
+    good = tmp_path / "istio-9.9.9" / "istioctl"
+    good.parent.mkdir()
+    good.write_bytes(b"binary")
+    digest = hashlib.sha256(b"binary").hexdigest()
+    table = {"9.9.9": {istio.platform(): [digest]}}
+    env = {"MULTICLOUD_MESH_ISTIO_BIN": str(tmp_path), "PATH": ""}
+    assert istio.find_istioctl("9.9.9", environ=env, table=table) == str(good)
+    assert istio.find_istioctl("9.9.9", istioctl_path=str(good), table=table) == str(good)
+    bad = tmp_path / "other"
+    bad.write_bytes(b"tampered")
+    with pytest.raises(istio.IstioError) as err:
+        istio.find_istioctl("9.9.9", istioctl_path=str(bad), table=table)
+    assert "is not the known checksum" in err.value.msg
+
+
+def test_candidate_paths_order(tmp_path):
+    paths = istio.candidate_paths("1.30.4", {"MULTICLOUD_MESH_ISTIO_BIN": "/b", "PATH": ""}, home="/h")
+    assert paths == ["/b/istio-1.30.4/istioctl", "/h/.cache/multicloud.mesh/bin/istio-1.30.4/istioctl",
+                     "/usr/local/lib/multicloud.mesh/istio-1.30.4/istioctl"]
+
+
+def test_render_parses_istioctl_output():
+    seen = {}
+
+    def runner(argv, timeout):
+        seen["argv"] = argv
+        with open(argv[-1]) as handle:
+            seen["iop"] = yaml.safe_load(handle)
+        return 0, "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n---\n\n---\n" \
+                  "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n", ""
+    out = istio.render("/bin/istioctl", {"spec": {"profile": "x"}}, runner=runner)
+    assert [o["kind"] for o in out] == ["ServiceAccount", "ConfigMap"]
+    assert seen["argv"][:3] == ["/bin/istioctl", "manifest", "generate"]
+    assert seen["iop"] == {"spec": {"profile": "x"}}
+    assert not os.path.exists(seen["argv"][-1])
+
+
+def test_render_failure_is_clear():
+    with pytest.raises(istio.IstioError) as err:
+        istio.render("/bin/istioctl", {}, runner=lambda argv, t: (1, "", "Error: unknown profile"))
+    assert "unknown profile" in err.value.msg
+
+
+def test_prepare_namespaces_and_drops_empty_cabundle():
+    objs = istio.prepare([
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio"}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+         "metadata": {"name": "v"}, "webhooks": [{"name": "w", "clientConfig": {"caBundle": ""}}]},
+    ])
+    assert objs[0]["metadata"]["namespace"] == "istio-system"
+    assert "namespace" not in objs[1]["metadata"]
+    assert objs[1]["webhooks"][0]["clientConfig"] == {}
+
+
+def test_keep_runtime_fields_takes_live_cabundle_and_policy():
+    body = {"kind": "ValidatingWebhookConfiguration",
+            "webhooks": [{"name": "w", "failurePolicy": "Ignore", "clientConfig": {}}]}
+    live = {"webhooks": [{"name": "w", "failurePolicy": "Fail", "clientConfig": {"caBundle": "Q0E="}}]}
+    out = istio.keep_runtime_fields(body, live)
+    assert out["webhooks"][0] == {"name": "w", "failurePolicy": "Fail", "clientConfig": {"caBundle": "Q0E="}}
+    assert istio.keep_runtime_fields({"kind": "ConfigMap"}, live) == {"kind": "ConfigMap"}
+
+
+def kinds(objs):
+    return [o["kind"] for o in objs]
+
+
+def test_apply_and_delete_order():
+    objs = [{"apiVersion": a, "kind": k, "metadata": {"name": k.lower()}} for a, k in [
+        ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+        ("apps/v1", "Deployment"),
+        ("networking.istio.io/v1", "Gateway"),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        ("v1", "ServiceAccount"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+        ("v1", "Namespace"),
+    ]]
+    assert kinds(istio.apply_order(objs)) == ["Namespace", "CustomResourceDefinition", "ServiceAccount",
+                                              "ClusterRole", "Deployment", "MutatingWebhookConfiguration", "Gateway"]
+    assert kinds(istio.delete_order(objs)) == ["Gateway", "ServiceAccount", "Deployment", "ClusterRole",
+                                               "MutatingWebhookConfiguration", "Namespace", "CustomResourceDefinition"]
+
+
+def test_remote_secret_has_inline_token_ca_and_server():
+    secret = istio.remote_secret("mesh1", "c2", "https://127.0.0.1:6443", "tok", "-----CA-----\n")
+    assert secret["metadata"]["labels"]["istio/multiCluster"] == "true"
+    assert secret["metadata"]["annotations"]["networking.istio.io/cluster"] == "c2"
+    config = yaml.safe_load(base64.b64decode(secret["data"]["c2"]))
+    assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6443"
+    assert base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]) == b"-----CA-----\n"
+    assert config["users"][0]["user"] == {"token": "tok"}
+    assert config["current-context"] == "c2"
+
+
+def test_token_from_secret():
+    assert istio.token_from_secret(None) is None
+    assert istio.token_from_secret({"data": {"token": ""}}) is None
+    data = {"token": base64.b64encode(b"t").decode(), "ca.crt": base64.b64encode(b"ca").decode()}
+    assert istio.token_from_secret({"data": data}) == ("t", "ca")
+
+
+def test_link_plan():
+    cl = [{"name": "a", "primary": True}, {"name": "b", "primary": True}, {"name": "c", "primary": True}]
+    assert istio.link_plan(cl) == {"a": ["b", "c"], "b": ["a", "c"], "c": ["a", "b"]}
+    assert istio.link_plan(cl, link="none") == {"a": [], "b": [], "c": []}
+    pr = [{"name": "a", "primary": True}, {"name": "b"}]
+    assert istio.link_plan(pr, topology="primary_remote") == {"a": ["b"], "b": []}
+
+
+def test_check_cacerts():
+    assert "has no Secret" in istio.check_cacerts(None)
+    assert "without ca-key.pem" in istio.check_cacerts(
+        {"data": {"ca-cert.pem": "x", "root-cert.pem": "x", "cert-chain.pem": "x"}})
+    assert istio.check_cacerts({"data": dict((k, "x") for k in istio.CACERTS_KEYS)}) is None
