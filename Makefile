@@ -1,5 +1,5 @@
 # multicloud.mesh — the two commands of the README are `make demo` and `make test`.
-.PHONY: demo test bootstrap sanity lint units integration sandbox-up sandbox-down sandbox-status clean
+.PHONY: demo teardown test bootstrap sanity lint units integration sandbox-up sandbox-down sandbox-status clean
 
 demo:            ## site.yml then verify.yml on the local sandbox (installs what it needs)
 	bash scripts/demo.sh
@@ -21,6 +21,15 @@ sandbox-down:
 
 sandbox-status:
 	PYTHONPATH=sandbox .venv/bin/python -m meshsandbox status
+
+# teardown.yml (clusters in parallel, orphan check) against the running cloud emulators, then
+# `clouds down`; a failed teardown keeps the emulators up to look and re-run.
+teardown:        ## teardown.yml against the sandbox's clouds, then stop the cloud emulators
+	@home="$${MESH_SANDBOX_HOME:-$(CURDIR)/.cache/sandbox}"; \
+	[ -f "$$home/clouds/env.sh" ] || { echo "no $$home/clouds/env.sh: the cloud emulators are not up (nothing to tear down)"; exit 0; }; \
+	. "$$home/clouds/env.sh" && ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.cache/collections" \
+	  .venv/bin/ansible-playbook playbooks/teardown.yml && \
+	PYTHONPATH=sandbox .venv/bin/python -m meshsandbox clouds down
 
 clean: sandbox-down
 	rm -rf .cache/sandbox .cache/sandbox-it-* tests/output
