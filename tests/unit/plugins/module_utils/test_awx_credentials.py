@@ -107,7 +107,7 @@ def test_aws_credential_with_security_token(monkeypatch, both_tokens):
 
 def test_aws_credential_without_security_token(monkeypatch):
     inject_aws(monkeypatch)
-    params, _ = validate(aws.aws_argument_spec(), {"region": "eu-central-1"})
+    params = validate(aws.aws_argument_spec(), {"region": "eu-central-1"})[0]
     assert params["session_token"] is None
     assert aws.connection_errors(params) == []
     creds = aws.aws_session(params).get_credentials().get_frozen_credentials()
@@ -117,30 +117,31 @@ def test_aws_credential_without_security_token(monkeypatch):
 def test_aws_credential_has_no_region(monkeypatch):
     """AWX's AWS credential injects no region: it comes from a variable or AWS_REGION."""
     inject_aws(monkeypatch)
-    params, _ = validate(aws.aws_argument_spec())
+    params = validate(aws.aws_argument_spec())[0]
     assert any("region is required" in e for e in aws.connection_errors(params))
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    params, _ = validate(aws.aws_argument_spec())
+    params = validate(aws.aws_argument_spec())[0]
     assert params["region"] == "eu-west-1" and aws.connection_errors(params) == []
 
 
 def test_aws_explicit_options_win_over_the_credential(monkeypatch):
     inject_aws(monkeypatch, security_token="awx-sts-token")
-    params, _ = validate(aws.aws_argument_spec(), {"region": "eu-central-1", "access_key": "AKIAEXPLICIT00000001",
-                                                   "secret_key": "explicit", "session_token": "explicit-token"})
+    given = {"region": "eu-central-1", "access_key": "AKIAEXPLICIT00000001", "secret_key": "explicit",
+             "session_token": "explicit-token"}
+    params = validate(aws.aws_argument_spec(), given)[0]
     assert (params["access_key"], params["secret_key"], params["session_token"]) == \
         ("AKIAEXPLICIT00000001", "explicit", "explicit-token")
 
 
 def test_aws_credential_and_a_profile_conflict_clearly(monkeypatch):
     inject_aws(monkeypatch)
-    params, _ = validate(aws.aws_argument_spec(), {"region": "eu-central-1", "profile": "dev"})
+    params = validate(aws.aws_argument_spec(), {"region": "eu-central-1", "profile": "dev"})[0]
     assert any("mutually exclusive" in e and "AWS_ACCESS_KEY_ID" in e for e in aws.connection_errors(params))
 
 
 def test_aws_credential_reaches_the_eks_cluster_module(monkeypatch):
     inject_aws(monkeypatch, security_token="awx-sts-token", both_tokens=False)
-    params, _ = validate(required_free(eks_cluster.argument_spec()), {"name": "mesh-1", "region": "eu-central-1"})
+    params = validate(required_free(eks_cluster.argument_spec()), {"name": "mesh-1", "region": "eu-central-1"})[0]
     assert (params["access_key"], params["session_token"]) == ("AKIAAWXINJECTED00001", "awx-sts-token")
 
 
@@ -184,7 +185,7 @@ def inject_gce(monkeypatch, tmp_path, pem, legacy=False):
 @pytest.mark.parametrize("legacy", [False, True], ids=["GCP_and_GCE", "GCE_only"])
 def test_gce_credential_gives_service_account_credentials(monkeypatch, tmp_path, rsa_pem, legacy):
     path, key = inject_gce(monkeypatch, tmp_path, rsa_pem, legacy=legacy)
-    params, _ = validate(gcp.auth_argument_spec())
+    params = validate(gcp.auth_argument_spec())[0]
     assert params["service_account_file"] == path
     assert params["auth_kind"] == (None if legacy else "serviceaccount")
     assert gcp._auth_kind(params) == "serviceaccount"
@@ -199,7 +200,7 @@ def test_gce_credential_gives_the_project(monkeypatch, tmp_path, rsa_pem, legacy
     inject_gce(monkeypatch, tmp_path, rsa_pem, legacy=legacy)
     assert gcp.project_from_env() == "mesh-project"
     spec = required_free(gke_cluster.argument_spec())
-    params, _ = validate(spec, {"name": "mesh-2", "location": "europe-west3-b"})
+    params = validate(spec, {"name": "mesh-2", "location": "europe-west3-b"})[0]
     assert params["project"] == "mesh-project"
     assert not [e for e in gcp.validate_params(params) if "project" in e]
 
@@ -212,7 +213,7 @@ def test_gce_key_is_the_shape_awx_writes(monkeypatch, tmp_path, rsa_pem):
 
 def test_gce_explicit_options_win_over_the_credential(monkeypatch, tmp_path, rsa_pem):
     inject_gce(monkeypatch, tmp_path, rsa_pem)
-    params, _ = validate(gcp.auth_argument_spec(), {"auth_kind": "accesstoken", "access_token": "ya29.explicit"})
+    params = validate(gcp.auth_argument_spec(), {"auth_kind": "accesstoken", "access_token": "ya29.explicit"})[0]
     assert gcp._auth_kind(params) == "accesstoken"
     assert gcp.gcp_credentials(params).token == "ya29.explicit"
 
@@ -220,7 +221,7 @@ def test_gce_explicit_options_win_over_the_credential(monkeypatch, tmp_path, rsa
 def test_gce_credential_file_missing_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("GCP_AUTH_KIND", "serviceaccount")
     monkeypatch.setenv("GCE_CREDENTIALS_FILE_PATH", str(tmp_path / "gone"))
-    params, _ = validate(gcp.auth_argument_spec())
+    params = validate(gcp.auth_argument_spec())[0]
     with pytest.raises(gcp.GcpError, match="does not exist"):
         gcp.gcp_credentials(params)
 
@@ -249,7 +250,7 @@ def inject_k8s(monkeypatch, tmp_path, verify_ssl=True):
 
 def module_params(**given):
     """cluster_info's parameters as AnsibleModule gives them (no option set, defaults applied)."""
-    params, _ = validate(kube.KUBE_ARG_SPEC, given)
+    params = validate(kube.KUBE_ARG_SPEC, given)[0]
     return params
 
 
