@@ -35,7 +35,8 @@ import json
 import re
 
 from ansible_collections.multicloud.mesh.plugins.module_utils.apply import Applier, ApplyError, ref
-from ansible_collections.multicloud.mesh.plugins.module_utils.kube import KUBE_ARG_SPEC, KubeError, connect
+from ansible_collections.multicloud.mesh.plugins.module_utils.kube import KUBE_ARG_SPEC, KubeError
+from ansible_collections.multicloud.mesh.plugins.module_utils.kube import connect as kube_connect
 from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
 
 ISTIO_API = "networking.istio.io/v1"
@@ -441,7 +442,7 @@ class Cluster(object):
 class ServiceEntryRun(object):
     """One module run: validate everything, then write (or delete) on every side."""
 
-    def __init__(self, params, check_mode=False, diff=False, connector=connect):
+    def __init__(self, params, check_mode=False, diff=False, connector=kube_connect):
         self.params = params
         self.check_mode = check_mode
         self.diff = diff
@@ -679,6 +680,6 @@ class ServiceEntryRun(object):
         return result
 
 
-def run(params, check_mode=False, diff=False, connector=connect):
+def run(params, check_mode=False, diff=False, connector=kube_connect):
     """Run the module's logic; raises ServiceEntryError for anything fit for fail_json."""
     return ServiceEntryRun(params, check_mode=check_mode, diff=diff, connector=connector).run()

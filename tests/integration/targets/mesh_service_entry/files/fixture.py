@@ -58,7 +58,8 @@ def cmd_lb_stop(cluster):
         print("lb-controller of %s is not running" % cluster)
         return
     os.kill(pid, signal.SIGTERM)
-    for _ in range(50):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
         if not pid_alive(pid, state["dir"]):
             print("stopped lb-controller of %s (pid %d)" % (cluster, pid))
             return
