@@ -338,20 +338,20 @@ def prepare(objects, namespace=ISTIO_NAMESPACE, extra_labels=None):
 
 
 def keep_runtime_fields(obj, live):
-    """For webhook configurations istiod patches at runtime (caBundle, failurePolicy), keep live values.
+    """Leave istiod's runtime changes of its webhook configurations alone.
 
+    istiod patches ``caBundle`` into every webhook (we never send one: ``prepare`` drops the
+    chart's empty value, so istiod stays its only owner) and may switch the validator's
+    ``failurePolicy`` from Ignore to Fail once it answers; the live value is kept then.
     Without this every run would reset what istiod set, and report a change.
     """
-    if obj.get("kind") not in WEBHOOK_KINDS or not live:
+    if obj.get("kind") not in WEBHOOK_KINDS:
         return obj
-    live_hooks = dict((h.get("name"), h) for h in live.get("webhooks") or [])
+    live_hooks = dict((h.get("name"), h) for h in (live or {}).get("webhooks") or [])
     for hook in obj.get("webhooks") or []:
+        (hook.get("clientConfig") or {}).pop("caBundle", None)
         current = live_hooks.get(hook.get("name"))
-        if not current:
-            continue
-        if (current.get("clientConfig") or {}).get("caBundle"):
-            hook.setdefault("clientConfig", {})["caBundle"] = current["clientConfig"]["caBundle"]
-        if current.get("failurePolicy") and obj["kind"] == "ValidatingWebhookConfiguration":
+        if current and current.get("failurePolicy") and obj["kind"] == "ValidatingWebhookConfiguration":
             hook["failurePolicy"] = current["failurePolicy"]
     return obj
 
@@ -385,7 +385,7 @@ def _rank(obj):
 
 def apply_order(objects):
     """Stable sort for applying: namespaces, CRDs, RBAC, config, workloads, webhooks, Istio config."""
-    return [o for _, _, o in sorted(((_rank(o), i, o) for i, o in enumerate(objects)), key=lambda t: t[:2])]
+    return [entry[2] for entry in sorted(((_rank(o), i, o) for i, o in enumerate(objects)), key=lambda t: t[:2])]
 
 
 def delete_order(objects):
@@ -404,7 +404,7 @@ def delete_order(objects):
         if kind == "Namespace":
             return 25
         return 10 - _rank(obj) / 100.0 if _rank(obj) == ISTIO_CONFIG_RANK else 10 + _rank(obj) / 100.0
-    return [o for _, _, o in sorted(((rank(o), i, o) for i, o in enumerate(objects)), key=lambda t: t[:2])]
+    return [entry[2] for entry in sorted(((rank(o), i, o) for i, o in enumerate(objects)), key=lambda t: t[:2])]
 
 
 # ---- linking ---------------------------------------------------------------------
@@ -716,11 +716,28 @@ class MeshInstaller(object):
 
     # ---- absent ----
     def uninstall(self):
-        p = self.params
         primaries = [r for r in self.runs if r.spec.get("primary")]
         # Remotes first: they depend on the primary's istiod.
         for run in [r for r in self.runs if not r.spec.get("primary")] + primaries:
             self._uninstall_cluster(run)
+
+    def _delete_istiod_leftovers(self, run):
+        """What istiod created at runtime: root-cert/CRL ConfigMaps in every namespace (label
+        istio.io/config=true), leader-election ConfigMaps and Leases, the IP auto-allocation map."""
+        applier = run.applier
+        found = [("v1", "ConfigMap", o) for o in applier.list("v1", "ConfigMap", label_selector="istio.io/config=true")]
+        found += [("v1", "ConfigMap", o) for o in applier.list("v1", "ConfigMap", ISTIO_NAMESPACE)]
+        found += [("coordination.k8s.io/v1", "Lease", o) for o in applier.list("coordination.k8s.io/v1", "Lease",
+                                                                               ISTIO_NAMESPACE)]
+        seen = set()
+        for api_version, kind, obj in found:
+            meta = obj["metadata"]
+            key = (kind, meta.get("namespace"), meta["name"])
+            if key in seen or (meta.get("labels") or {}).get(LABEL_MANAGED) == MANAGED_BY:
+                continue
+            seen.add(key)
+            if meta["name"].startswith("istio-") or (meta.get("labels") or {}).get("istio.io/config") == "true":
+                applier.delete(api_version, kind, meta["name"], meta.get("namespace"), wait=False)
 
     def _uninstall_cluster(self, run):
         p = self.params
@@ -736,10 +753,12 @@ class MeshInstaller(object):
              or o["kind"] in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")],
             [o for o in objects if o["kind"] == "CustomResourceDefinition"],
         ]
-        for group in groups:
+        for index, group in enumerate(groups):
             deleted = [o for o in group if applier.delete_object(o, wait=False)["changed"]]
             if deleted and wait and not self.check_mode:
                 applier.wait_all_gone(deleted, timeout)
+            if index == 0:
+                self._delete_istiod_leftovers(run)
         for namespace in p.get("injection_namespaces") or []:
             if applier.get("v1", "Namespace", namespace) is not None:
                 applier.apply(namespace_object(namespace))  # drops the labels this field manager set

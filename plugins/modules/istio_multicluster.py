@@ -23,9 +23,9 @@ description:
     O(istio_version) (C(istioctl manifest generate)); istioctl only renders. Objects are applied
     with server-side apply (field manager C(multicloud.mesh)) through the Kubernetes Python client,
     so C(changed), check mode and diff are exact. kubectl is never run.
-  - Input is checked before anything changes: duplicate cluster names, a cluster without a known
+  - Input is checked before anything changes (duplicate cluster names, a cluster without a known
     network, an Istio version without a known istioctl checksum, an unreachable cluster, and a
-    missing C(istio-system/cacerts) secret (from M(multicloud.mesh.mesh_ca)).
+    missing C(istio-system/cacerts) secret from M(multicloud.mesh.mesh_ca)).
 author:
   - multicloud.mesh developers (@multicloud)
 attributes:

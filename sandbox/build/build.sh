@@ -78,8 +78,24 @@ istio() {
             buildStatus=Clean "buildGitRevision=$ISTIO_COMMIT"; do
     ld="$ld -X istio.io/istio/pkg/version.$kv"
   done
-  build istio "$ISTIO_VERSION" "$bin/istio-$ISTIO_VERSION" -- -tags vtprotobuf,disable_pgv \
+  local out="$bin/istio-$ISTIO_VERSION"
+  build istio "$ISTIO_VERSION" "$out" -- -tags vtprotobuf,disable_pgv \
     -ldflags "$ld" istio.io/istio/istioctl/cmd/istioctl istio.io/istio/pilot/cmd/pilot-discovery
+  # xds-probe (sandbox only): asks istiod for a proxy's endpoints via istio's pkg/adsc; added
+  # after the first build, so it is built next to an existing (cached) istio build as well.
+  if [ ! -x "$out/xds-probe" ]; then
+    local t0
+    t0=$(now)
+    echo "[build] istio $ISTIO_VERSION: building xds-probe ..."
+    if ! (cd "$here/istio" && go build -trimpath -tags vtprotobuf,disable_pgv -ldflags "$ld" \
+          -o "$out/xds-probe.tmp" ./xdsprobe) >>"$log_dir/istio-$ISTIO_VERSION.log" 2>&1; then
+      echo "[build] istio $ISTIO_VERSION: xds-probe FAILED; see $log_dir/istio-$ISTIO_VERSION.log" >&2
+      tail -n 30 "$log_dir/istio-$ISTIO_VERSION.log" >&2
+      exit 1
+    fi
+    mv "$out/xds-probe.tmp" "$out/xds-probe"
+    echo "[build] istio $ISTIO_VERSION: xds-probe done in $(( $(now) - t0 ))s"
+  fi
 }
 
 targets=("$@")

@@ -21,7 +21,11 @@ export PYTHONPATH="$repo/sandbox"
 export ANSIBLE_COLLECTIONS_PATH="$repo/.cache/collections"
 work="$MESH_SANDBOX_HOME/work"
 names=(it-istio-1 it-istio-2 it-istio-3)
-cleanup() { [ -n "${KEEP_CLUSTERS:-}" ] || "$py" -m meshsandbox down "${names[@]}" >/dev/null 2>&1 || true; }
+cleanup() {
+  [ -n "${KEEP_CLUSTERS:-}" ] && return 0
+  for n in it-istio-1 it-istio-2; do "$py" -m meshsandbox.istiod stop "$n" >/dev/null 2>&1 || true; done
+  "$py" -m meshsandbox down "${names[@]}" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 "$py" -m meshsandbox up it-istio-1:eks it-istio-2:gke it-istio-3:gke
 mkdir -p "$work"

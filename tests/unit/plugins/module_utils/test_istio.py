@@ -156,12 +156,15 @@ def test_prepare_namespaces_and_drops_empty_cabundle():
     assert objs[1]["webhooks"][0]["clientConfig"] == {}
 
 
-def test_keep_runtime_fields_takes_live_cabundle_and_policy():
+def test_keep_runtime_fields_leaves_cabundle_to_istiod_and_keeps_live_policy():
     body = {"kind": "ValidatingWebhookConfiguration",
-            "webhooks": [{"name": "w", "failurePolicy": "Ignore", "clientConfig": {}}]}
+            "webhooks": [{"name": "w", "failurePolicy": "Ignore", "clientConfig": {"caBundle": "eA=="}}]}
     live = {"webhooks": [{"name": "w", "failurePolicy": "Fail", "clientConfig": {"caBundle": "Q0E="}}]}
     out = istio.keep_runtime_fields(body, live)
-    assert out["webhooks"][0] == {"name": "w", "failurePolicy": "Fail", "clientConfig": {"caBundle": "Q0E="}}
+    assert out["webhooks"][0] == {"name": "w", "failurePolicy": "Fail", "clientConfig": {}}
+    fresh = istio.keep_runtime_fields({"kind": "ValidatingWebhookConfiguration",
+                                       "webhooks": [{"name": "w", "failurePolicy": "Ignore"}]}, None)
+    assert fresh["webhooks"][0]["failurePolicy"] == "Ignore"
     assert istio.keep_runtime_fields({"kind": "ConfigMap"}, live) == {"kind": "ConfigMap"}
 
 

@@ -32,6 +32,10 @@ def main(kubeconfig):
         for item in dyn.resources.get(api_version=api_version, kind=kind).get(namespace="istio-system").items:
             if (kind, item.metadata.name) not in KEEP_IN_ISTIO_SYSTEM:
                 left.append("%s/istio-system/%s" % (kind, item.metadata.name))
+    for cm in client.CoreV1Api(api).list_config_map_for_all_namespaces(label_selector="istio.io/config=true").items:
+        left.append("ConfigMap/%s/%s (made by istiod)" % (cm.metadata.namespace, cm.metadata.name))
+    for lease in client.CoordinationV1Api(api).list_namespaced_lease("istio-system").items:
+        left.append("Lease/istio-system/%s" % lease.metadata.name)
     for ns in client.CoreV1Api(api).list_namespace().items:
         labels = ns.metadata.labels or {}
         for key in ("istio-injection", "topology.istio.io/network", "istio.io/rev"):
