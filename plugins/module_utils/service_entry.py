@@ -551,38 +551,50 @@ class ServiceEntryRun(object):
                                         % cluster.name)
 
     def _dns_apply(self, cluster, address):
-        """Edit the cluster's DNS stub for the host (address None: remove it). Returns an action or None."""
+        """Edit the cluster's DNS stub for the host (address None: remove it). Returns an action or None.
+
+        The host's line in the marked CoreDNS block is removed whenever the mode is not
+        coredns_stub (another mode chosen later, or state=absent): those lines are only ever ours.
+        """
         mode = self.dns_mode(cluster)
-        applier = cluster.applier
+        coredns_action = self._coredns_apply(cluster, address if mode == "coredns_stub" else None)
         if mode == "coredns_stub":
-            live = applier.get("v1", "ConfigMap", "coredns", "kube-system")
-            if live is None:
-                return None
-            corefile = (live.get("data") or {}).get("Corefile") or ""
-            wanted = coredns_corefile(corefile, self.suffix, self.host, address)
-            if wanted == corefile:
-                return "unchanged"
-            body = {"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": "coredns", "namespace": "kube-system"}, "data": {"Corefile": wanted}}
-            return applier.apply(body)["action"]
+            return coredns_action
         if mode == "kube_dns_stub":
-            live = applier.get("v1", "ConfigMap", "kube-dns", "kube-system")
-            if live is None:
-                return None
-            if address is None and self._suffix_still_used(cluster):
-                return "unchanged"
-            current = (live.get("data") or {}).get("stubDomains")
-            nameservers = None if address is None else self.params.get("dns_nameservers")
-            wanted = kube_dns_stub_domains(current, self.suffix, nameservers)
-            if wanted == current:
-                return "unchanged"
-            # Only the stubDomains key is ours; omitted (no domain left) it is removed by the apply.
-            body = {"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": "kube-dns", "namespace": "kube-system"}}
-            if wanted is not None:
-                body["data"] = {"stubDomains": wanted}
-            return applier.apply(body)["action"]
-        return None
+            return self._kube_dns_apply(cluster, address)
+        return coredns_action if coredns_action not in (None, "unchanged") else None
+
+    def _coredns_apply(self, cluster, address):
+        applier = cluster.applier
+        live = applier.get("v1", "ConfigMap", "coredns", "kube-system")
+        if live is None:
+            return None
+        corefile = (live.get("data") or {}).get("Corefile") or ""
+        wanted = coredns_corefile(corefile, self.suffix, self.host, address)
+        if wanted == corefile:
+            return "unchanged"
+        body = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "coredns", "namespace": "kube-system"}, "data": {"Corefile": wanted}}
+        return applier.apply(body)["action"]
+
+    def _kube_dns_apply(self, cluster, address):
+        applier = cluster.applier
+        live = applier.get("v1", "ConfigMap", "kube-dns", "kube-system")
+        if live is None:
+            return None
+        if address is None and self._suffix_still_used(cluster):
+            return "unchanged"
+        current = (live.get("data") or {}).get("stubDomains")
+        nameservers = None if address is None else self.params.get("dns_nameservers")
+        wanted = kube_dns_stub_domains(current, self.suffix, nameservers)
+        if wanted == current:
+            return "unchanged"
+        # Only the stubDomains key is ours; omitted (no domain left) it is removed by the apply.
+        body = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "kube-dns", "namespace": "kube-system"}}
+        if wanted is not None:
+            body["data"] = {"stubDomains": wanted}
+        return applier.apply(body)["action"]
 
     def _suffix_still_used(self, cluster):
         """Whether another managed ServiceEntry of this suffix remains in the cluster."""
