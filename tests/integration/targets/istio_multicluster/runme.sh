@@ -37,6 +37,7 @@ done
 for i in 1 2; do
   "$py" "$here/files/cacerts.py" "$work/pki" "$("$py" -m meshsandbox kubeconfig "it-istio-$i")" "it-istio-$i"
 done
-"$(dirname "$py")/ansible-playbook" -i localhost, -c local "$here/playbook.yml" \
-  -e "it_python=$py" -e "it_work=$work" -e "it_files=$here/files" -e "it_istio_version=$ISTIO_VERSION" \
-  "${extra[@]}" "$@"
+extra+=(-e "it_python=$py" -e "it_work=$work" -e "it_files=$here/files" -e "it_istio_version=$ISTIO_VERSION")
+for playbook in playbook.yml primary_remote.yml; do
+  "$(dirname "$py")/ansible-playbook" -i localhost, -c local "$here/$playbook" "${extra[@]}" "$@"
+done
