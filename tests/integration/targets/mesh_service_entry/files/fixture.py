@@ -6,7 +6,17 @@
                                         pid from the sandbox state, checked against its command line)
   fixture.py set-address KUBECONFIG NAMESPACE NAME IP
                                         set a LoadBalancer Service's status address (the cloud's part)
+  fixture.py istiod-view CLUSTER HOST PORT [EXPECT]
+                                        start the cluster's local istiod (meshsandbox.istiod, real
+                                        pilot-discovery) if needed and print as JSON what it serves a
+                                        sidecar of that cluster for HOST: the EDS endpoints of Envoy
+                                        cluster outbound|PORT||HOST (xds-probe) and the TLS mode of
+                                        the DestinationRule for HOST in its config store. EXPECT (an
+                                        address, or "none") polls until the endpoints show it.
+  fixture.py istiod-stop CLUSTER        stop that local istiod
 """
+
+import json
 
 import os
 import re
@@ -76,8 +86,53 @@ def cmd_set_address(kubeconfig, namespace, name, address):
     print("%s/%s -> %s" % (namespace, name, address))
 
 
+def _probe(istiod, istio_bin, cluster, host, port):
+    grpc = istiod._state()["ports"]["grpc"]  # pylint: disable=protected-access
+    probe = subprocess.run(
+        [os.path.join(istio_bin(), "xds-probe"), "-addr", "127.0.0.1:%d" % grpc,
+         "-ip", "10.250.0.9", "-namespace", "default", "-workload", "probe", "-cluster", cluster,
+         "-timeout", "5s", "-envoy-cluster", "outbound|%s||%s" % (port, host)],
+        capture_output=True, text=True, check=False)
+    for line in reversed(probe.stdout.splitlines()):
+        if line.startswith('{"cluster"'):
+            return json.loads(line).get("endpoints") or []
+    raise SystemExit("xds-probe gave no result: %s" % (probe.stdout + probe.stderr)[-800:])
+
+
+def cmd_istiod_view(cluster, host, port, expect=None):
+    from meshsandbox.clusters import ClusterManager
+    from meshsandbox.istiod import LocalIstiod, istio_bin
+    istiod = LocalIstiod(ClusterManager().get(cluster))
+    istiod.start()
+    out = {}
+    deadline = time.monotonic() + 30
+    while True:
+        rules = [c for c in istiod.debug("configz") or []
+                 if c.get("kind") == "DestinationRule" and (c.get("spec") or {}).get("host") == host]
+        endpoints = _probe(istiod, istio_bin, cluster, host, port)
+        out = {"host": host, "endpoints": [{"address": e["address"], "port": e["port"]} for e in endpoints],
+               "tls_mode": ((((rules or [{}])[0].get("spec") or {}).get("trafficPolicy") or {}).get("tls") or {})
+               .get("mode")}
+        addresses = [e["address"] for e in out["endpoints"]]
+        done = (not addresses and not rules) if expect == "none" else \
+            (expect in addresses if expect else bool(addresses))
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    print(json.dumps(out))
+
+
+def cmd_istiod_stop(cluster):
+    from meshsandbox.clusters import ClusterManager
+    from meshsandbox.istiod import LocalIstiod
+    info = ClusterManager().get(cluster)
+    if info:
+        LocalIstiod(info).stop()
+
+
 if __name__ == "__main__":
-    commands = {"crds": cmd_crds, "lb-stop": cmd_lb_stop, "set-address": cmd_set_address}
+    commands = {"crds": cmd_crds, "lb-stop": cmd_lb_stop, "set-address": cmd_set_address,
+                "istiod-view": cmd_istiod_view, "istiod-stop": cmd_istiod_stop}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])
