@@ -219,3 +219,87 @@ def test_check_cacerts():
     assert "without ca-key.pem" in istio.check_cacerts(
         {"data": {"ca-cert.pem": "x", "root-cert.pem": "x", "cert-chain.pem": "x"}})
     assert istio.check_cacerts({"data": dict((k, "x") for k in istio.CACERTS_KEYS)}) is None
+
+
+# ---- MeshInstaller.prepare: every check happens before any write ----
+class FakeKube(object):
+    def __init__(self, name, reachable=True):
+        self.server = "https://127.0.0.1:1%s" % name[-1]
+        self.name = name
+        self.reachable = reachable
+
+    def version(self):
+        if not self.reachable:
+            raise istio.IstioError("cannot reach the API server %s" % self.server)
+        return {"git_version": "v1.35.4"}
+
+
+class FakeApplier(object):
+    secrets = {}
+    writes = []
+
+    def __init__(self, kube, check_mode=False, diff=False):
+        self.kube = kube
+        self.changed = False
+
+    def get(self, api_version, kind, name, namespace=None):
+        return self.secrets.get(self.kube.name)
+
+    def apply(self, obj, adjust=None):
+        self.writes.append(obj)
+
+
+def cacerts(root="cm9vdA=="):
+    return {"data": {"ca-cert.pem": "x", "ca-key.pem": "x", "root-cert.pem": root, "cert-chain.pem": "x"}}
+
+
+def installer(tmp_path, clusters_, **extra):
+    binary = tmp_path / "istioctl"
+    binary.write_bytes(b"istioctl")
+    params = {"mesh_id": "m", "clusters": clusters_, "networks": None, "topology": "multi_primary",
+              "values": {}, "injection_namespaces": ["default"], "istio_version": "1.30.4",
+              "istioctl_path": str(binary), "state": "present", "require_cacerts": True, "request_timeout": 5}
+    params.update(extra)
+    unreachable = set(params.pop("unreachable", []))
+    inst = istio.MeshInstaller(params, connect=lambda conn: FakeKube(conn["kubeconfig"], conn["kubeconfig"] not in unreachable),
+                               applier_class=FakeApplier)
+    return inst, hashlib.sha256(b"istioctl").hexdigest()
+
+
+def test_prepare_checks_before_writing(tmp_path, monkeypatch):
+    cl = [{"name": "a", "network": "n1", "kubeconfig": "ka"}, {"name": "b", "network": "n2", "kubeconfig": "kb"}]
+    inst, digest = installer(tmp_path, cl, unreachable=["kb"])
+    monkeypatch.setitem(istio.ISTIOCTL_SHA256, "1.30.4", {istio.platform(): [digest]})
+    FakeApplier.secrets = {"ka": cacerts(), "kb": cacerts()}
+    FakeApplier.writes = []
+    with pytest.raises(istio.IstioError) as err:
+        inst.prepare()
+    assert err.value.msg.startswith("cluster b: cannot reach")
+    inst, digest = installer(tmp_path, cl)
+    FakeApplier.secrets = {"ka": cacerts(), "kb": None}
+    with pytest.raises(istio.IstioError) as err:
+        inst.prepare()
+    assert "cluster b has no Secret istio-system/cacerts" in err.value.msg
+    inst, digest = installer(tmp_path, cl)
+    FakeApplier.secrets = {"ka": cacerts(), "kb": cacerts("b3RoZXI=")}
+    with pytest.raises(istio.IstioError) as err:
+        inst.prepare()
+    assert "different root certificates" in err.value.msg
+    inst, digest = installer(tmp_path, cl, require_cacerts=False)
+    FakeApplier.secrets = {}
+    inst.prepare()
+    assert [r.name for r in inst.runs] == ["a", "b"]
+    assert inst.istioctl_info["sha256"] == digest
+    assert FakeApplier.writes == []
+
+
+def test_prepare_rejects_unknown_version_before_connecting(tmp_path):
+    calls = []
+    params = {"mesh_id": "m", "clusters": [{"name": "a", "network": "n1", "kubeconfig": "ka"}], "networks": None,
+              "topology": "multi_primary", "values": {}, "injection_namespaces": [], "istio_version": "1.29.6",
+              "istioctl_path": None, "state": "present", "require_cacerts": True}
+    inst = istio.MeshInstaller(params, connect=calls.append, applier_class=FakeApplier)
+    with pytest.raises(istio.IstioError) as err:
+        inst.prepare()
+    assert "1.29.6 has no known istioctl checksum" in err.value.msg
+    assert calls == []
