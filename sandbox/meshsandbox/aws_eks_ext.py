@@ -24,7 +24,6 @@ from moto.eks import responses as eks_responses
 from moto.eks import urls as eks_urls
 from moto.eks.exceptions import (
     InvalidParameterException,
-    InvalidRequestException,
     ResourceInUseException,
     ResourceNotFoundException,
 )
@@ -450,11 +449,11 @@ def update_nodegroup_config(self, cluster_name, nodegroup_name, labels=None, tai
     cluster.updates[update["id"]] = update
     nodegroup.status = "UPDATING"
 
-    def apply(ng=nodegroup, upd=update):
+    def apply():
         _orig["update_nodegroup_config"](self, cluster_name=cluster_name,
                                          nodegroup_name=nodegroup_name, labels=labels,
                                          taints=taints, scaling_config=scaling_config, **kw)
-        _finish_update(ng, upd, {})
+        _finish_update(nodegroup, update, {})
 
     LIFECYCLE.later(LIFECYCLE.update_delay, apply)
     return update

@@ -70,7 +70,7 @@ def load_or_create_admin_credentials(path):
             section = parser[PROFILE]
             return section["aws_access_key_id"], section["aws_secret_access_key"]
     alphabet = string.ascii_uppercase + string.digits
-    access_key = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+    access_key = "AKIA" + "".join(secrets.choice(alphabet) for dummy in range(16))
     secret_key = secrets.token_urlsafe(30)[:40]
     parser[PROFILE] = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
     buf = io.StringIO()
@@ -430,12 +430,11 @@ class AWSEmulator:
             manager.down(cluster.name)
         # extra_env tells the cluster's LB controller where to mirror ELBs (aws_elb.py); no secret
         # goes there, only the path of the 0600 credentials file.
-        info = manager.up(cluster.name, flavor="eks",
-                                  webhook_url=self.webhook_url(cluster.name),
-                                  extra_env={"AWS_REGION": cluster.region_name,
-                                             "MESH_AWS_ENDPOINT_URL": self.endpoint_url,
-                                             "MESH_AWS_CREDENTIALS_FILE": self.credentials_file,
-                                             "MESH_EKS_CLUSTER": cluster.name})
+        info = manager.up(cluster.name, flavor="eks", webhook_url=self.webhook_url(cluster.name),
+                          extra_env={"AWS_REGION": cluster.region_name,
+                                     "MESH_AWS_ENDPOINT_URL": self.endpoint_url,
+                                     "MESH_AWS_CREDENTIALS_FILE": self.credentials_file,
+                                     "MESH_EKS_CLUSTER": cluster.name})
         ca_pem = info["ca_pem"]
         if isinstance(ca_pem, str):
             ca_pem = ca_pem.encode("ascii")

@@ -38,7 +38,7 @@ def parse_authorization(header):
         raise SignatureError("IncompleteSignature", "Authorization header is not AWS SigV4")
     fields = {}
     for part in header[len("AWS4-HMAC-SHA256 "):].split(","):
-        key, _, value = part.strip().partition("=")
+        key, dummy, value = part.strip().partition("=")
         fields[key] = value
     try:
         access_key, date, region, service, _term = fields["Credential"].split("/")

@@ -302,8 +302,8 @@ def main(argv):
                 print(json.dumps(result, indent=2))
             else:
                 for cloud in CLOUDS:
-                    print("%-4s %s  pid %d  (%s)" % (cloud, result[cloud]["url"], result[cloud]["pid"],
-                                                    "started" if cloud in result["started"] else "kept"))
+                    how = "started" if cloud in result["started"] else "kept"
+                    print("%-4s %s  pid %d  (%s)" % (cloud, result[cloud]["url"], result[cloud]["pid"], how))
                 print("env  %s" % result["env_file"])
             print("[clouds] up in %.1fs; use them with: . %s" % (time.time() - t0, result["env_file"]),
                   file=sys.stderr)
@@ -321,9 +321,9 @@ def main(argv):
             else:
                 for cloud in CLOUDS:
                     info = result[cloud]
+                    clusters = ", ".join(info.get("clusters", [])) or "-"
                     print("%-4s %-7s %s  clusters: %s" % (cloud, "up" if info["running"] else "DOWN",
-                                                         info.get("url", "-"),
-                                                         ", ".join(info.get("clusters", [])) or "-"))
+                                                         info.get("url", "-"), clusters))
                 print("env  %s" % (result["env_file"] or "- (run 'clouds up')"))
     except CloudError as exc:
         print("error: %s" % exc, file=sys.stderr)

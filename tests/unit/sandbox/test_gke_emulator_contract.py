@@ -95,11 +95,12 @@ def test_returned_fields_exist(schemas, tmp_path):
             "resourceLabels": {"team": "mesh"}, "workloadIdentityConfig": {"workloadPool": "p1.svc.id.goog"},
             "masterAuthorizedNetworksConfig": {"enabled": True, "cidrBlocks": [{"cidrBlock": "10.0.0.0/8", "displayName": "x"}]},
             "addonsConfig": {"httpLoadBalancing": {"disabled": False}, "dnsCacheConfig": {"enabled": True}},
-            "nodePools": [{"name": "np", "initialNodeCount": 1, "config": {
-                "machineType": "n1-standard-4", "diskSizeGb": 50, "labels": {"a": "b"},
-                "taints": [{"key": "k", "value": "v", "effect": "NO_SCHEDULE"}]},
-                           "autoscaling": {"enabled": True, "minNodeCount": 1, "maxNodeCount": 5},
-                           "management": {"autoUpgrade": True, "autoRepair": True}}],
+            "nodePools": [{
+                "name": "np", "initialNodeCount": 1,
+                "config": {"machineType": "n1-standard-4", "diskSizeGb": 50, "labels": {"a": "b"},
+                           "taints": [{"key": "k", "value": "v", "effect": "NO_SCHEDULE"}]},
+                "autoscaling": {"enabled": True, "minNodeCount": 1, "maxNodeCount": 5},
+                "management": {"autoUpgrade": True, "autoRepair": True}}],
         }
         op = check(s.post(run.api("clusters"), json={"cluster": cluster}), "Operation")
         check(s.get(run.api("clusters/c1")), "Cluster")  # while PROVISIONING
