@@ -122,7 +122,8 @@ options:
     description:
       - V(remote_secrets) gives each control plane a remote secret of every other cluster (read-only
         service-account token, labelled C(istio/multiCluster=true)). V(none) installs without linking
-        (for meshes linked only by service entries).
+        (for meshes linked only by service entries) and removes the remote secrets this module made
+        for O(mesh_id).
     type: str
     choices: [remote_secrets, none]
     default: remote_secrets
@@ -147,6 +148,8 @@ options:
         holds it.
       - To take one cluster out of a mesh, run V(present) with the remaining clusters (which removes
         their remote secrets of it) and V(absent) with that cluster.
+      - V(absent) renders the manifests again to know what to delete, so it needs the same
+        checksum-verified istioctl and the same O(profile), O(values) and O(topology).
     type: str
     choices: [present, absent]
     default: present
