@@ -14,6 +14,8 @@
   get-token``: a presigned STS GetCallerIdentity URL with the signed header ``x-k8s-aws-id``.
 - EKS: parameter validation, the API <-> option views, and ``plan_update`` (a pure function from
   a current and a desired view to the list of calls), used by the ``eks_cluster`` module.
+- EKS reads and the kubeconfig (``describe_cluster``, ``cluster_result``,
+  ``write_cluster_kubeconfig``), shared by ``eks_cluster`` and ``eks_cluster_info``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,6 +31,7 @@ import traceback
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
+from ansible_collections.multicloud.mesh.plugins.module_utils.kubeconfig import write_kubeconfig
 from ansible_collections.multicloud.mesh.plugins.module_utils.retry import retry_call
 
 BOTO3_IMP_ERR = None
@@ -335,13 +338,18 @@ def minor(version):
     return int(match.group(1)) if match else None
 
 
-def validate_params(params):
-    """Every problem found in the options, before any call (list of messages naming options)."""
-    errors = connection_errors(params)
+def name_errors(params):
+    """Problems with the cluster name option (list of messages)."""
     name = params.get("name") or ""
     if not CLUSTER_NAME_RE.match(name):
-        errors.append("name %r is not a valid EKS cluster name (1-100 characters: letters, digits, "
-                      "- and _, starting with a letter or digit)" % name)
+        return ["name %r is not a valid EKS cluster name (1-100 characters: letters, digits, "
+                "- and _, starting with a letter or digit)" % name]
+    return []
+
+
+def validate_params(params):
+    """Every problem found in the options, before any call (list of messages naming options)."""
+    errors = connection_errors(params) + name_errors(params)
     if params.get("state") == "absent":
         return errors
     version = params.get("version")
@@ -390,6 +398,15 @@ def validate_params(params):
                 errors.append("%s.taints: effect %r must be one of %s"
                               % (label, taint.get("effect"), ", ".join(TAINT_EFFECTS)))
     return errors
+
+
+def creation_missing(params):
+    """The options a create needs that are not set (names, like ``node_groups[default].node_role_arn``)."""
+    missing = [key for key in ("role_arn", "subnets") if not params.get(key)]
+    for group in params.get("node_groups") or []:
+        if not (group.get("node_role_arn") or params.get("node_role_arn")):
+            missing.append("node_groups[%s].node_role_arn" % group["name"])
+    return missing
 
 
 def creation_errors(params):
@@ -753,3 +770,62 @@ def result_view(view):
 def snake_cluster(cluster):
     """DescribeCluster's ``cluster`` in snake_case (tags kept as given)."""
     return camel_dict_to_snake_dict(cluster, ignore_list=["tags"])
+
+
+# ---------------------------------------------------------------------------------------------
+# EKS: reads and the kubeconfig, shared by eks_cluster and eks_cluster_info
+# ---------------------------------------------------------------------------------------------
+
+def describe_cluster(eks, name):
+    """``(cluster, nodegroups)`` as DescribeCluster / DescribeNodegroup return them, through a
+    ``RetryingClient``; ``(None, [])`` when there is no such cluster."""
+    found = eks.call_or_none("describe_cluster", name=name)
+    if found is None:
+        return None, []
+    groups = []
+    for group_name in eks.paginate("list_nodegroups", "nodegroups", clusterName=name):
+        group = eks.call_or_none("describe_nodegroup", clusterName=name, nodegroupName=group_name)
+        if group is not None:
+            groups.append(group["nodegroup"])
+    return found["cluster"], groups
+
+
+def cluster_result(cluster, nodegroups):
+    """The modules' ``cluster`` return value: the cluster in snake_case plus ``node_groups``
+    (sorted by name, labels and tags kept as given); ``{}`` when there is no cluster."""
+    if not cluster:
+        return {}
+    out = snake_cluster(cluster)
+    out["node_groups"] = [camel_dict_to_snake_dict(g, ignore_list=["tags", "labels"])
+                          for g in sorted(nodegroups, key=lambda g: g["nodegroupName"])]
+    return out
+
+
+def write_cluster_kubeconfig(module, session, cluster):
+    """Write ``module.params['kubeconfig']`` for ``cluster`` (a DescribeCluster ``cluster``),
+    authenticating as ``module.params['kubeconfig_auth']`` says (``token`` or ``exec``).
+
+    Returns ``(path, changed, diff)``; ``(None, False, None)`` when no kubeconfig was asked for,
+    there is no cluster, or it has no endpoint yet (with a warning). Honours check mode. A
+    refreshed token alone is not a change (every run makes a new one).
+    """
+    params = module.params
+    path = params.get("kubeconfig")
+    if not path or not cluster:
+        return None, False, None
+    ca_b64 = (cluster.get("certificateAuthority") or {}).get("data")
+    if not cluster.get("endpoint") or not ca_b64:
+        module.warn("cluster %s has no endpoint yet (status %s): kubeconfig %s not written"
+                    % (cluster.get("name"), cluster.get("status"), path))
+        return None, False, None
+    ca_pem = base64.b64decode(ca_b64).decode("ascii")
+    region = params["region"]
+    if params.get("kubeconfig_auth") == "token":
+        user = {"token": eks_token(session, cluster["name"], region, params.get("endpoint_url"))["token"]}
+    else:
+        user = exec_user(cluster["name"], region, params.get("profile"), params.get("endpoint_url"))
+    changed, diff = write_kubeconfig(path, cluster["name"], cluster["endpoint"], ca_pem, user,
+                                     check_mode=module.check_mode)
+    if changed and diff["before"] == diff["after"]:
+        changed = False
+    return path, changed, diff

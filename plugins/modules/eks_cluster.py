@@ -30,7 +30,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Predicts the changes without calling any mutating EKS API.
+    description:
+      - Predicts the changes without calling any mutating EKS API.
+      - A cluster that does not exist is reported as created (C(changed=true)) even when O(role_arn),
+        O(subnets) or a node group role are not set, with a warning naming them, since in a check run
+        the IAM roles and subnets made by earlier tasks do not exist yet. A real run fails without them.
   diff_mode:
     support: full
     description: Returns the cluster view before and after.
@@ -55,13 +59,14 @@ options:
   role_arn:
     description:
       - ARN of the IAM role EKS uses to manage the cluster (policy C(AmazonEKSClusterPolicy)).
-      - Required to create a cluster; cannot change afterwards.
+      - Required to create a cluster (in check mode a missing one is only warned about);
+        cannot change afterwards. Not needed to update, delete or read an existing cluster.
     type: str
   subnets:
     description:
       - IDs of the subnets for the control-plane network interfaces (two or more, in two availability
         zones). Also the default subnets of node groups.
-      - Required to create a cluster; cannot change afterwards.
+      - Required to create a cluster (except in check mode); cannot change afterwards.
     type: list
     elements: str
   security_groups:
@@ -199,6 +204,8 @@ options:
 notes:
   - The module calls EKS (and STS for V(token)) only; it never shells out to the AWS CLI or kubectl.
 seealso:
+  - module: multicloud.mesh.eks_cluster_info
+    description: Reads a cluster (and writes its kubeconfig) without ever creating or changing it.
   - module: amazon.aws.ec2_vpc_net
   - name: multicloud.mesh.eks_cluster role
     description: Creates the VPC, subnets and IAM roles, then calls this module.
@@ -335,7 +342,6 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.multicloud.mesh.plugins.module_utils import aws
-from ansible_collections.multicloud.mesh.plugins.module_utils.kubeconfig import write_kubeconfig
 from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
 
 UPDATE_DONE = ("Successful", "Failed", "Cancelled")
@@ -405,25 +411,10 @@ class EksCluster(object):
 
     # ------------------------------------------------------------------ reads
     def describe(self):
-        name = self.params["name"]
-        found = self.eks.call_or_none("describe_cluster", name=name)
-        if found is None:
-            return None, []
-        names = self.eks.paginate("list_nodegroups", "nodegroups", clusterName=name)
-        groups = []
-        for group_name in names:
-            group = self.eks.call_or_none("describe_nodegroup", clusterName=name, nodegroupName=group_name)
-            if group is not None:
-                groups.append(group["nodegroup"])
-        return found["cluster"], groups
+        return aws.describe_cluster(self.eks, self.params["name"])
 
     def result(self, cluster, groups):
-        if not cluster:
-            return {}
-        out = aws.snake_cluster(cluster)
-        out["node_groups"] = [aws.camel_dict_to_snake_dict(g, ignore_list=["tags", "labels"])
-                              for g in sorted(groups, key=lambda g: g["nodegroupName"])]
-        return out
+        return aws.cluster_result(cluster, groups)
 
     # ------------------------------------------------------------------ waits
     def _timeout(self):
@@ -540,9 +531,19 @@ class EksCluster(object):
         before = aws.cluster_view(cluster, groups) if cluster else None
         after = aws.desired_view(self.params, before)
         if before is None:
-            errors = aws.creation_errors(self.params)
-            if errors:
-                self.fail("; ".join(errors))
+            if self.module.check_mode:
+                # What a create needs may not exist yet in check mode (the role's IAM roles and
+                # subnets come from tasks that only predict their creation): report the create.
+                missing = aws.creation_missing(self.params)
+                if missing:
+                    self.module.warn("check mode: cluster %s would be created, but %s %s not set (yet); a real "
+                                     "run needs %s" % (name, ", ".join(missing),
+                                                       "is" if len(missing) == 1 else "are",
+                                                       "it" if len(missing) == 1 else "them"))
+            else:
+                errors = aws.creation_errors(self.params)
+                if errors:
+                    self.fail("; ".join(errors))
             plan = aws.plan_create(after)
         else:
             plan = aws.plan_update(before, after)
@@ -588,29 +589,7 @@ class EksCluster(object):
 
     # ------------------------------------------------------------------ kubeconfig
     def write_kubeconfig(self, cluster):
-        path = self.params["kubeconfig"]
-        if not path or not cluster:
-            return None, False, None
-        ca_b64 = (cluster.get("certificateAuthority") or {}).get("data")
-        if not cluster.get("endpoint") or not ca_b64:
-            self.module.warn("cluster %s has no endpoint yet (status %s): kubeconfig %s not written"
-                             % (cluster.get("name"), cluster.get("status"), path))
-            return None, False, None
-        import base64
-        ca_pem = base64.b64decode(ca_b64).decode("ascii")
-        region = self.params["region"]
-        if self.params["kubeconfig_auth"] == "token":
-            token = aws.eks_token(self.session, cluster["name"], region, self.params.get("endpoint_url"))
-            user = {"token": token["token"]}
-        else:
-            user = aws.exec_user(cluster["name"], region, self.params.get("profile"),
-                                 self.params.get("endpoint_url"))
-        changed, diff = write_kubeconfig(path, cluster["name"], cluster["endpoint"], ca_pem, user,
-                                         check_mode=self.module.check_mode)
-        # a refreshed token alone is not a change (every run makes a new one)
-        if changed and diff["before"] == diff["after"]:
-            changed = False
-        return path, changed, diff
+        return aws.write_cluster_kubeconfig(self.module, self.session, cluster)
 
     # ------------------------------------------------------------------ main
     def run(self):

@@ -184,6 +184,19 @@ def test_creation_needs_role_and_subnets():
     assert any("node_groups[default].node_role_arn is required" in e for e in errors)
 
 
+def test_creation_missing_names_the_options():
+    assert aws.creation_missing(params(role_arn=None, subnets=None, node_role_arn=None,
+                                       node_groups=[group()])) == ["role_arn", "subnets",
+                                                                   "node_groups[default].node_role_arn"]
+    assert aws.creation_missing(params(node_groups=[group()])) == []
+
+
+def test_name_errors():
+    assert aws.name_errors({"name": "mesh-1"}) == []
+    assert "not a valid EKS cluster name" in aws.name_errors({"name": "-x"})[0]
+    assert aws.name_errors({"name": None})
+
+
 # ------------------------------------------------------------------------------------------ planner
 
 def test_no_change_no_steps():
@@ -360,3 +373,47 @@ def test_retrying_client_does_not_retry_final_errors():
     with pytest.raises(aws.AWSError) as err:
         aws.RetryingClient(fake).call("describe_cluster", name="c")
     assert fake.calls == 1 and "InvalidParameterException" in err.value.message
+
+
+class FakeEks(object):
+    """Just what describe_cluster reads: one cluster with node groups listed over two pages."""
+
+    class meta(object):
+        class service_model(object):
+            service_name = "eks"
+
+    def __init__(self, exists=True):
+        self.exists = exists
+
+    def describe_cluster(self, name):
+        if not self.exists:
+            raise client_error("ResourceNotFoundException", 404)
+        return {"cluster": {"name": name, "status": "ACTIVE", "resourcesVpcConfig": {"subnetIds": ["s1"]},
+                            "tags": {"Team_Name": "x"}}}
+
+    def list_nodegroups(self, clusterName, nextToken=None):
+        if nextToken is None:
+            return {"nodegroups": ["zeta"], "nextToken": "t"}
+        return {"nodegroups": ["alpha", "gone"]}
+
+    def describe_nodegroup(self, clusterName, nodegroupName):
+        if nodegroupName == "gone":  # deleted between list and describe
+            raise client_error("ResourceNotFoundException", 404)
+        return {"nodegroup": {"nodegroupName": nodegroupName, "scalingConfig": {"minSize": 1},
+                              "labels": {"Mesh_Label": "1"}}}
+
+
+def test_describe_cluster_and_result():
+    cluster, groups = aws.describe_cluster(aws.RetryingClient(FakeEks()), "mesh-1")
+    assert cluster["name"] == "mesh-1" and [g["nodegroupName"] for g in groups] == ["zeta", "alpha"]
+    result = aws.cluster_result(cluster, groups)
+    assert result["resources_vpc_config"] == {"subnet_ids": ["s1"]}
+    assert result["tags"] == {"Team_Name": "x"}
+    assert [g["nodegroup_name"] for g in result["node_groups"]] == ["alpha", "zeta"]
+    assert result["node_groups"][0]["scaling_config"] == {"min_size": 1}
+    assert result["node_groups"][0]["labels"] == {"Mesh_Label": "1"}
+
+
+def test_describe_missing_cluster():
+    assert aws.describe_cluster(aws.RetryingClient(FakeEks(exists=False)), "mesh-1") == (None, [])
+    assert aws.cluster_result(None, []) == {}
