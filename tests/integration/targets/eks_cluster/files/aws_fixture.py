@@ -4,7 +4,8 @@ and checks of what the emulator holds. Credentials, region and endpoint come fro
 environment variables that runme.sh exports.
 
   aws_fixture.py setup PREFIX        -> JSON {vpc_id, subnet_ids, cluster_role_arn, node_role_arn}
-  aws_fixture.py inventory CLUSTER   -> JSON {clusters, nodegroups, elbs, vpcs, roles}
+  aws_fixture.py inventory CLUSTER   -> JSON {clusters, nodegroups, elbs, vpcs, subnets, igws, roles}
+                                        (subnets and internet gateways tagged mesh-cluster=CLUSTER)
   aws_fixture.py teardown PREFIX     -> deletes what setup made
 """
 import json
@@ -49,9 +50,12 @@ def inventory(cluster):
     ec2, iam, eks, elb = clients()
     clusters = eks.list_clusters()["clusters"]
     nodegroups = eks.list_nodegroups(clusterName=cluster)["nodegroups"] if cluster in clusters else []
+    tagged = [{"Name": "tag:mesh-cluster", "Values": [cluster]}]
     return {"clusters": clusters, "nodegroups": nodegroups,
             "elbs": [d["LoadBalancerName"] for d in elb.describe_load_balancers()["LoadBalancerDescriptions"]],
             "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")],
+            "subnets": [s["SubnetId"] for s in ec2.describe_subnets(Filters=tagged)["Subnets"]],
+            "igws": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=tagged)["InternetGateways"]],
             "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]]}
 
 
