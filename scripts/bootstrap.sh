@@ -25,6 +25,6 @@ if [ ! -f "$stamp" ]; then
 fi
 .venv/bin/python scripts/install-collections.py
 t=$(date +%s)
-bash sandbox/build/build.sh kube etcd kwok
+bash sandbox/build/build.sh kube etcd kwok istio
 step "binaries ready in $(( $(date +%s) - t ))s"
 step "done in $(( $(date +%s) - t0 ))s"

@@ -352,6 +352,7 @@ class ClusterManager:
             if os.path.isdir(self._dir(name)) and not keep_data:
                 shutil.rmtree(self._dir(name), ignore_errors=True)
             return False
+        self._stop_local_istiod(state)
         for component in reversed(COMPONENTS):
             pid = state.get("pids", {}).get(component)
             if pid and pid_alive(pid, state["dir"]):
@@ -362,6 +363,18 @@ class ClusterManager:
             state["pids"] = {}
             self._save(state)
         return True
+
+    @staticmethod
+    def _stop_local_istiod(state):
+        """A local istiod (meshsandbox.istiod) runs against this cluster: stop it with the cluster."""
+        istiod_state = os.path.join(state["dir"], "istiod", "state.json")
+        try:
+            with open(istiod_state) as handle:
+                pid = json.load(handle).get("pid")
+        except (OSError, ValueError):
+            return
+        if pid and pid_alive(pid, state["admin_kubeconfig"]):
+            _terminate(pid, state["admin_kubeconfig"])
 
     def down_all(self):
         return [info["name"] for info in self.list() if self.down(info["name"])]
