@@ -322,8 +322,8 @@ def main(argv):
                 for cloud in CLOUDS:
                     info = result[cloud]
                     clusters = ", ".join(info.get("clusters", [])) or "-"
-                    print("%-4s %-7s %s  clusters: %s" % (cloud, "up" if info["running"] else "DOWN",
-                                                         info.get("url", "-"), clusters))
+                    state = "up" if info["running"] else "DOWN"
+                    print("%-4s %-7s %s  clusters: %s" % (cloud, state, info.get("url", "-"), clusters))
                 print("env  %s" % (result["env_file"] or "- (run 'clouds up')"))
     except CloudError as exc:
         print("error: %s" % exc, file=sys.stderr)
