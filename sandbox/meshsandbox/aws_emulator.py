@@ -28,6 +28,7 @@ import uuid
 from urllib.parse import parse_qs
 
 from . import aws_eks_ext
+from .paths import write_private
 from .aws_sigv4 import (
     SignatureError,
     parse_authorization,
@@ -52,14 +53,6 @@ def sandbox_home():
         os.path.abspath(__file__)))), ".cache", "sandbox")
 
 
-def _write_private(path, text):
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
-
-
 def load_or_create_admin_credentials(path):
     """The sandbox admin key pair, kept in an AWS shared-credentials file (0600), profile
     ``mesh-sandbox``. Created with a random secret on first use."""
@@ -75,7 +68,7 @@ def load_or_create_admin_credentials(path):
     parser[PROFILE] = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
     buf = io.StringIO()
     parser.write(buf)
-    _write_private(path, buf.getvalue())
+    write_private(path, buf.getvalue())
     return access_key, secret_key
 
 
@@ -474,7 +467,7 @@ class AWSEmulator:
         return self
 
     def _write_state(self):
-        _write_private(os.path.join(self.aws_dir, "emulator.json"), json.dumps({
+        write_private(os.path.join(self.aws_dir, "emulator.json"), json.dumps({
             "endpoint_url": self.endpoint_url, "pid": os.getpid(),
             "credentials_file": self.credentials_file, "profile": PROFILE,
             "started": datetime.datetime.now(datetime.timezone.utc).isoformat()}, indent=2))

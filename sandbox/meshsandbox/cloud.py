@@ -27,15 +27,14 @@ import configparser
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-from .clusters import free_port, pid_alive, port_in_use
-from .paths import REPO, SANDBOX_DIR, sandbox_home
+from .clusters import free_port, pid_alive, port_in_use, terminate
+from .paths import REPO, SANDBOX_DIR, sandbox_home, write_private
 
 AWS_REGION = "eu-central-1"
 GCP_PROJECT = "mesh-project"
@@ -47,15 +46,6 @@ START_TIMEOUT = 60
 
 class CloudError(Exception):
     """A problem the user can fix; the message says how."""
-
-
-def _write_private(path, text):
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 def _http_json(url, method="GET", body=None, timeout=10):
@@ -94,7 +84,7 @@ class Clouds:
     def _save(self, state):
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         os.chmod(self.dir, 0o700)
-        _write_private(self.state_file, json.dumps(state, indent=2, sort_keys=True))
+        write_private(self.state_file, json.dumps(state, indent=2, sort_keys=True))
 
     @staticmethod
     def _marker(cloud, port):
@@ -159,7 +149,7 @@ class Clouds:
         except (OSError, ValueError):
             pass
         key = _http_json(gcp["url"] + "/_emulator/keys", "POST", {"project": GCP_PROJECT, "account": "mesh-deployer"})
-        _write_private(self.key_file, json.dumps(key, indent=2))
+        write_private(self.key_file, json.dumps(key, indent=2))
         return key, True
 
     def _aws_keys(self):
@@ -188,7 +178,7 @@ class Clouds:
                  "unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN "
                  "AWS_SHARED_CREDENTIALS_FILE GOOGLE_APPLICATION_CREDENTIALS"]
         lines += ["export %s=%s" % (name, shlex.quote(value)) for name, value in values]
-        _write_private(self.env_file, "\n".join(lines) + "\n")
+        write_private(self.env_file, "\n".join(lines) + "\n")
 
     def up(self):
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
@@ -264,25 +254,8 @@ def _tail(path, lines=20):
 
 
 def _stop_pid(pid, marker, timeout=30):
-    """SIGTERM exactly ``pid`` (after checking its command line), SIGKILL after ``timeout``."""
-    if not pid_alive(pid, marker):
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except OSError:
-        return
-    deadline = time.time() + timeout
-    while time.time() < deadline and pid_alive(pid, marker):
-        time.sleep(0.1)
-    if pid_alive(pid, marker):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except (ChildProcessError, OSError):
-        pass
+    """SIGTERM exactly ``pid`` (not its group: the emulator stops its own clusters), SIGKILL later."""
+    terminate(pid, marker, timeout=timeout, group=False)
 
 
 def main(argv):

@@ -356,7 +356,7 @@ class ClusterManager:
         for component in reversed(COMPONENTS):
             pid = state.get("pids", {}).get(component)
             if pid and pid_alive(pid, state["dir"]):
-                _terminate(pid, state["dir"])
+                terminate(pid, state["dir"])
         if not keep_data:
             shutil.rmtree(state["dir"], ignore_errors=True)
         else:
@@ -374,7 +374,7 @@ class ClusterManager:
         except (OSError, ValueError):
             return
         if pid and pid_alive(pid, state["admin_kubeconfig"]):
-            _terminate(pid, state["admin_kubeconfig"])
+            terminate(pid, state["admin_kubeconfig"])
 
     def down_all(self):
         return [info["name"] for info in self.list() if self.down(info["name"])]
@@ -399,9 +399,17 @@ class _Lock:
         self.handle.close()
 
 
-def _terminate(pid, marker, timeout=10):
+def terminate(pid, marker, timeout=10, group=True):
+    """SIGTERM ``pid`` (its process group with ``group``), SIGKILL after ``timeout`` seconds.
+
+    Nothing happens unless ``pid`` runs with ``marker`` in its command line (pid_alive), so a
+    reused pid is never signalled.
+    """
+    if not pid_alive(pid, marker):
+        return
+    send = os.killpg if group else os.kill
     try:
-        os.killpg(pid, signal.SIGTERM)
+        send(pid, signal.SIGTERM)
     except OSError:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -412,12 +420,12 @@ def _terminate(pid, marker, timeout=10):
         time.sleep(0.1)
     if pid_alive(pid, marker):
         try:
-            os.killpg(pid, signal.SIGKILL)
+            send(pid, signal.SIGKILL)
         except OSError:
             pass
     try:
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
+    except (ChildProcessError, OSError):
         pass
 
 

@@ -42,6 +42,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from .paths import write_private
+
 LOG = logging.getLogger("meshsandbox.gke_emulator")
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -241,16 +243,6 @@ def sandbox_home():
     return os.path.join(repo, ".cache", "sandbox")
 
 
-def _write_private(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 class _NoClusters:
     """Stand-in for ClusterManager when clusters="none": fixed TEST-NET endpoint, a real CA PEM."""
 
@@ -313,7 +305,7 @@ class GkeEmulator:
 
     def save(self):
         with self.lock:
-            _write_private(self.state_file, json.dumps(self.state, indent=1, sort_keys=True))
+            write_private(self.state_file, json.dumps(self.state, indent=1, sort_keys=True))
 
     def resume(self):
         """Finish operations a previous process left RUNNING (called once the server is up)."""

@@ -15,10 +15,11 @@ import sys
 import urllib.request
 
 from meshsandbox import gke_emulator
+from meshsandbox.paths import write_private
 
 
 def _write_key(path, key):
-    gke_emulator._write_private(os.path.abspath(path), json.dumps(key, indent=2))  # pylint: disable=protected-access
+    write_private(os.path.abspath(path), json.dumps(key, indent=2))
 
 
 def cmd_emulator(args):

@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 
 from . import paths
-from .clusters import ClusterManager, SandboxError, free_port, pid_alive, _terminate, _tail
+from .clusters import ClusterManager, SandboxError, free_port, pid_alive, terminate, _tail
 
 ISTIO_NS = "istio-system"
 
@@ -170,7 +170,7 @@ class LocalIstiod:
     def stop(self):
         state = self._state()
         if state.get("pid") and pid_alive(state["pid"], self.marker):
-            _terminate(state["pid"], self.marker)
+            terminate(state["pid"], self.marker)
         return True
 
     def debug(self, endpoint, query=""):

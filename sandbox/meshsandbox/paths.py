@@ -46,6 +46,18 @@ def binaries():
     return found
 
 
+def write_private(path, text):
+    """Write ``text`` to ``path`` atomically with mode 0600 (its folder 0700 when created)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
 def sandbox_pythonpath(existing=None):
     parts = [SANDBOX_DIR] + ([existing] if existing else [])
     return os.pathsep.join(parts)
