@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job end to end, through the sandbox's cloud emulators, in its own sandbox home:
-#   clouds up -> site.yml --check --diff creates nothing -> site.yml -> site.yml again (changed=0
-#   for every host) -> LoadBalancer Services -> verify.yml -> teardown.yml (orphan check passes)
+#   clouds up -> site.yml --check --diff creates nothing -> site.yml (clusters, mesh CA, Istio,
+#   postcard, link) -> site.yml again (changed=0 for every host) -> LoadBalancer Services ->
+#   verify.yml (Istio ready, linked) -> teardown.yml (app, link, Istio, clusters; orphan check passes)
 #   -> teardown.yml again (re-runnable) ; clouds down in a trap.
 #   tests/integration/targets/playbooks/runme.sh [-v ...]      (extra args go to ansible-playbook)
 # MESH_IT_CHECK_LIMIT: hosts of the check-mode run (default all; e.g. gcp or aws to narrow it).
@@ -83,6 +84,9 @@ step "verify.yml"
 run verify playbooks/verify.yml "$@" || fail "verify.yml failed"
 grep -qE 'mesh-1 +aws +127\.0\.0\.1:[0-9]+ +v[0-9.]+ +[1-9][0-9]*/' "$LOGS/verify.log" || fail "no mesh-1 line in the summary"
 grep -qE 'mesh-2 +gcp +127\.0\.0\.1:[0-9]+ +v[0-9.]+ +[1-9][0-9]*/' "$LOGS/verify.log" || fail "no mesh-2 line in the summary"
+for h in mesh-1 mesh-2; do  # ISTIO ready, LINKED to the other cluster, MESH-CA
+    grep -qE "$h .* ready [0-9]+/[0-9]+ +1/1 +cacerts" "$LOGS/verify.log" || fail "$h: Istio not ready or not linked in the summary"
+done
 
 step "teardown.yml"
 t=$(date +%s)
