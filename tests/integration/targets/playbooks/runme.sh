@@ -15,6 +15,12 @@ export PYTHONPATH="$REPO/sandbox"
 export ANSIBLE_COLLECTIONS_PATH="$REPO/.cache/collections"
 [ -e "$REPO/.cache/collections/ansible_collections/multicloud/mesh" ] || {
     echo "multicloud.mesh is not linked under .cache/collections: run scripts/bootstrap.sh" >&2; exit 1; }
+# The mesh stage renders Istio with the sandbox's istioctl build (the istio role's default path).
+# shellcheck source=/dev/null
+. "$REPO/sandbox/build/istio/version.env"
+[ -x "$REPO/.cache/bin/istio-$ISTIO_VERSION/istioctl" ] || {
+    echo "playbooks: .cache/bin/istio-$ISTIO_VERSION/istioctl is missing: run scripts/bootstrap.sh" \
+         "(or 'bash sandbox/build/build.sh istio'); this test builds nothing" >&2; exit 1; }
 cd "$REPO"   # ansible.cfg: inventories/sandbox, forks
 PLAYBOOK=("$REPO/.venv/bin/ansible-playbook")
 LOGS="$MESH_SANDBOX_HOME/it-logs"
@@ -76,6 +82,10 @@ t=$(date +%s)
 run site2 playbooks/site.yml "$@" || fail "second site.yml failed"
 echo "site.yml no-op run: $(( $(date +%s) - t ))s"
 recap_changed_zero "$LOGS/site2.log" || fail "the second site.yml run changed something"
+
+step "site.yml --check --diff on the deployed mesh (must predict no change)"
+run check2 playbooks/site.yml --check --diff "$@" || fail "site.yml --check --diff on the deployed mesh failed"
+recap_changed_zero "$LOGS/check2.log" || fail "check mode on the deployed mesh predicts changes"
 
 step "LoadBalancer Services (cloud load balancers for teardown to remove)"
 run lb "$HERE/lb.yml" "$@" || fail "lb.yml failed"
