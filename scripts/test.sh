@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (make test, .ci/run): bootstrap, then in order
-#   1. ansible-test sanity  2. ansible-lint (production)  3. unit tests (pytest)
+#   1. ansible-test sanity  2. ansible-lint (production) + docs build  3. unit tests (pytest)
 #   4. integration targets against the sandbox.
 # Exits non-zero on any failure; pytest collecting nothing (exit 5) is a failure too.
 #   scripts/test.sh [sanity|lint|units|integration ...]      (default: all four)
@@ -24,8 +24,10 @@ sanity() {
 }
 
 lint() {
-  # production profile over roles, playbooks, inventories and test playbooks (.ansible-lint)
-  ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections" ansible-lint --profile production --nocolor
+  # production profile over roles, playbooks, inventories and test playbooks (.ansible-lint),
+  # then the module and role docs (antsibull-docs --fail-on-error, Sphinx -W: no warnings)
+  ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections" ansible-lint --profile production --nocolor \
+    && bash docs/sphinx/build.sh
 }
 
 units() {
