@@ -26,7 +26,10 @@ sanity() {
 lint() {
   # production profile over roles, playbooks, inventories and test playbooks (.ansible-lint),
   # then the module and role docs (antsibull-docs --fail-on-error, Sphinx -W: no warnings)
-  ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections" ansible-lint --profile production --nocolor \
+  # ANSIBLE_HOME inside the checkout: ansible-lint installs the collection there, and a copy
+  # left in ~/.ansible by another checkout must not stand in for this one.
+  ANSIBLE_HOME="$root/.cache/ansible-home" ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections" \
+    ansible-lint --profile production --nocolor \
     && bash docs/sphinx/build.sh
 }
 
