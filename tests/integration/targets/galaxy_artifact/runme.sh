@@ -105,5 +105,6 @@ cp "$here/playbook.yml" "$work/playbook.yml"
 echo "== modules and roles by FQCN from the installed copy"
 "$bin/ansible-playbook" -i "$work/inventory.yml" "$work/playbook.yml" -e "it_collections_path=$work/collections/" "$@"
 echo "== a playbook of the installed collection, by FQCN"
-"$bin/ansible-playbook" -i "$work/inventory.yml" multicloud.mesh.verify "$@"
+# a plain cluster without Istio: verify the clusters only
+"$bin/ansible-playbook" -i "$work/inventory.yml" multicloud.mesh.verify -e mesh_verify_expect_mesh=false "$@"
 echo "galaxy_artifact: OK"
