@@ -63,7 +63,9 @@ step "clouds up"
 # shellcheck disable=SC1091
 . "$MESH_SANDBOX_HOME/clouds/env.sh"
 [ "$(stat -c %a "$MESH_SANDBOX_HOME/clouds/env.sh")" = 600 ] || fail "env.sh is not 0600"
-"$PY" -m meshsandbox clouds up | grep -q "kept" || fail "a second 'clouds up' did not keep the running emulators"
+# (output captured first: grep -q closing the pipe early would break the writer under pipefail)
+out=$("$PY" -m meshsandbox clouds up)
+grep -q "kept" <<<"$out" || fail "a second 'clouds up' did not keep the running emulators: $out"
 
 limit=${MESH_IT_CHECK_LIMIT:-all}
 step "site.yml --check --diff on a fresh sandbox (hosts: $limit)"

@@ -24,14 +24,14 @@ sb up it-eks:eks it-gke:gke >/dev/null 2>&1
 
 # recovers a crashed member: kill the API server, up restarts it on the same port
 kill -9 "$api_pid"; sleep 0.5
-out=$(sb status); echo "$out" | grep -q "it-eks.*DOWN: kube-apiserver" || fail "status does not show the crashed API server: $out"
-out=$(sb up it-eks:eks 2>&1); echo "$out" | grep -q "not running; restarting it" || fail "up did not restart the crashed member: $out"
+out=$(sb status); grep -q "it-eks.*DOWN: kube-apiserver" <<<"$out" || fail "status does not show the crashed API server: $out"
+out=$(sb up it-eks:eks 2>&1); grep -q "not running; restarting it" <<<"$out" || fail "up did not restart the crashed member: $out"
 [ "$(pid_of kube-apiserver)" != "$api_pid" ] || fail "kube-apiserver pid unchanged"
-out=$(sb status); echo "$out" | grep -q "it-eks.*ok" || fail "it-eks not ok after recovery: $out"
+out=$(sb status); grep -q "it-eks.*ok" <<<"$out" || fail "it-eks not ok after recovery: $out"
 
 # bad input
-out=$(sb up Bad_Name 2>&1) && fail "invalid name accepted"; echo "$out" | grep -q "not a DNS label" || fail "unclear name error: $out"
-out=$(sb up it-eks:gke 2>&1) && fail "flavor change accepted"; echo "$out" | grep -q "run 'down it-eks' first" || fail "unclear flavor error: $out"
+out=$(sb up Bad_Name 2>&1) && fail "invalid name accepted"; grep -q "not a DNS label" <<<"$out" || fail "unclear name error: $out"
+out=$(sb up it-eks:gke 2>&1) && fail "flavor change accepted"; grep -q "run 'down it-eks' first" <<<"$out" || fail "unclear flavor error: $out"
 
 for c in it-eks it-gke; do
   "$(dirname "$py")/ansible-playbook" -i localhost, -c local "$here/playbook.yml" \
