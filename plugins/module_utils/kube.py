@@ -18,8 +18,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import atexit
 import os
+import shutil
 import ssl
+import tempfile
 import traceback
 
 try:
@@ -197,8 +200,13 @@ class KubeClient(object):
         self.server = configuration.host
         self.timeout = configuration.timeout
         self.api = k8s_client.ApiClient(configuration)
+        # The dynamic client's default discovery cache is a file in /tmp keyed by the server URL
+        # only: another cluster later on the same address, or CRDs removed since, would be served
+        # from a stale view. Each module run discovers afresh, into its own folder.
+        cache_dir = tempfile.mkdtemp(prefix="multicloud-mesh-discovery-")
+        atexit.register(shutil.rmtree, cache_dir, True)
         try:
-            self.dynamic = DynamicClient(self.api)
+            self.dynamic = DynamicClient(self.api, cache_file=os.path.join(cache_dir, "discovery.json"))
         except Exception as exc:  # pylint: disable=broad-except
             raise explain(exc, self.server)
 
