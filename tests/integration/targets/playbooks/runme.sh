@@ -8,60 +8,14 @@
 # MESH_IT_CHECK_LIMIT: hosts of the check-mode run (default all; e.g. gcp or aws to narrow it).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/../../../.." && pwd)
-PY=${MESH_PYTHON:-$REPO/.venv/bin/python}
-export MESH_SANDBOX_HOME=${MESH_SANDBOX_HOME:-$REPO/.cache/sandbox-it-playbooks}
-export PYTHONPATH="$REPO/sandbox"
-export ANSIBLE_COLLECTIONS_PATH="$REPO/.cache/collections"
-[ -e "$REPO/.cache/collections/ansible_collections/multicloud/mesh" ] || {
-    echo "multicloud.mesh is not linked under .cache/collections: run scripts/bootstrap.sh" >&2; exit 1; }
-# The mesh stage renders Istio with the sandbox's istioctl build (the istio role's default path).
 # shellcheck source=/dev/null
-. "$REPO/sandbox/build/istio/version.env"
-[ -x "$REPO/.cache/bin/istio-$ISTIO_VERSION/istioctl" ] || {
-    echo "playbooks: .cache/bin/istio-$ISTIO_VERSION/istioctl is missing: run scripts/bootstrap.sh" \
-         "(or 'bash sandbox/build/build.sh istio'); this test builds nothing" >&2; exit 1; }
+. "$HERE/../../lib.sh"
+it_init playbooks
+it_need_istioctl   # the mesh stage renders Istio with the sandbox's istioctl build
 cd "$REPO"   # ansible.cfg: inventories/sandbox, forks
-PLAYBOOK=("$REPO/.venv/bin/ansible-playbook")
-LOGS="$MESH_SANDBOX_HOME/it-logs"
-
-# A fresh home: stop the emulators an earlier run may have left, then start from nothing.
-"$PY" -m meshsandbox clouds down >/dev/null 2>&1 || true
-"$PY" -m meshsandbox down --all >/dev/null 2>&1 || true
-rm -rf "$MESH_SANDBOX_HOME"
-mkdir -p "$LOGS" && chmod 700 "$MESH_SANDBOX_HOME"
-clouds_down() {
-    rc=$?
-    "$PY" -m meshsandbox clouds down || true
-    "$PY" -m meshsandbox down --all >/dev/null 2>&1 || true
-    exit $rc
-}
-trap clouds_down EXIT
-
-step() { echo "=== $* ($(date +%T))"; }
-fail() { echo "FAILED: $*" >&2; exit 1; }
-# run LOG_NAME ARGS...: ansible-playbook with its output kept and echoed
-run() { local name=$1; shift; "${PLAYBOOK[@]}" "$@" 2>&1 | tee "$LOGS/$name.log"; return "${PIPESTATUS[0]}"; }
-recap_changed_zero() {  # every host line of the PLAY RECAP has changed=0
-    local recap; recap=$(sed -n '/^PLAY RECAP/,$p' "$1" | grep -E ' : ok=')
-    [ -n "$recap" ] || fail "no PLAY RECAP in $1"
-    if echo "$recap" | grep -vqE ' changed=0 '; then echo "$recap"; return 1; fi
-}
-emulator_clusters() {  # names of the clusters both emulators hold
-    "$PY" - <<'PYEOF'
-import json, os, urllib.request
-names = []
-for url in (os.environ["AWS_ENDPOINT_URL"] + "/_sandbox/status", os.environ["GKE_API_ENDPOINT"] + "/_emulator/state"):
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        names += [c["name"] for c in json.load(resp).get("clusters", [])]
-print(" ".join(names))
-PYEOF
-}
 
 step "clouds up"
-"$PY" -m meshsandbox clouds up
-# shellcheck disable=SC1091
-. "$MESH_SANDBOX_HOME/clouds/env.sh"
+it_clouds_up
 [ "$(stat -c %a "$MESH_SANDBOX_HOME/clouds/env.sh")" = 600 ] || fail "env.sh is not 0600"
 # (output captured first: grep -q closing the pipe early would break the writer under pipefail)
 out=$("$PY" -m meshsandbox clouds up)
