@@ -261,22 +261,28 @@ def choose_address(host, cidr, entries, owner, current=None, explicit=None):
 
 
 # ---- objects ------------------------------------------------------------------------------
-def consumer_service_entry(host, ports, address, gateway_addresses, resolution, gateway_port,
-                           namespace, owner, source_ref):
-    """The consumer's ServiceEntry: the seed's shape, endpoints = the source gateway on 15443."""
+def _service_entry(host, ports, address, resolution, endpoints, namespace, owner, side, source_ref):
+    """A MESH_INTERNAL ServiceEntry for ``host`` at ``address`` (both sides share this shape)."""
     return {
         "apiVersion": ISTIO_API, "kind": "ServiceEntry",
-        "metadata": _meta(object_name(host), namespace, owner, "consumer", source_ref),
+        "metadata": _meta(object_name(host), namespace, owner, side, source_ref),
         "spec": {
             "hosts": [host],
             "location": "MESH_INTERNAL",
             "ports": [{"number": p["number"], "name": p["name"], "protocol": p["protocol"]} for p in ports],
             "resolution": resolution,
             "addresses": [address],
-            "endpoints": [{"address": a, "ports": dict((p["name"], gateway_port) for p in ports)}
-                          for a in gateway_addresses],
+            "endpoints": endpoints,
         },
     }
+
+
+def consumer_service_entry(host, ports, address, gateway_addresses, resolution, gateway_port,
+                           namespace, owner, source_ref):
+    """The consumer's ServiceEntry: the seed's shape, endpoints = the source gateway on 15443."""
+    endpoints = [{"address": a, "ports": dict((p["name"], gateway_port) for p in ports)}
+                 for a in gateway_addresses]
+    return _service_entry(host, ports, address, resolution, endpoints, namespace, owner, "consumer", source_ref)
 
 
 def destination_rule(host, namespace, owner, source_ref):
@@ -291,18 +297,8 @@ def destination_rule(host, namespace, owner, source_ref):
 def source_service_entry(host, ports, address, service_name, service_namespace, namespace, owner,
                          source_ref, cluster_domain="cluster.local"):
     """The source's ServiceEntry: the .global host served by the local Service (resolution DNS)."""
-    return {
-        "apiVersion": ISTIO_API, "kind": "ServiceEntry",
-        "metadata": _meta(object_name(host), namespace, owner, "source", source_ref),
-        "spec": {
-            "hosts": [host],
-            "location": "MESH_INTERNAL",
-            "ports": [{"number": p["number"], "name": p["name"], "protocol": p["protocol"]} for p in ports],
-            "resolution": "DNS",
-            "addresses": [address],
-            "endpoints": [{"address": "%s.%s.svc.%s" % (service_name, service_namespace, cluster_domain)}],
-        },
-    }
+    endpoints = [{"address": "%s.%s.svc.%s" % (service_name, service_namespace, cluster_domain)}]
+    return _service_entry(host, ports, address, "DNS", endpoints, namespace, owner, "source", source_ref)
 
 
 def source_gateway(host, selector, namespace, gateway_port, owner, source_ref):
