@@ -16,6 +16,7 @@ aws_eks_ext.py for the moto extensions. Start with ``python -m meshsandbox aws-e
 import base64
 import configparser
 import datetime
+import hmac
 import io
 import json
 import os
@@ -327,6 +328,18 @@ class AWSEmulator:
         _account, key = self._iam_key(access_key)
         return key.secret_access_key if key is not None else None
 
+    def session_token_for(self, access_key):
+        """The session token of temporary credentials from sts:AssumeRole, else None."""
+        account_id, key = self._iam_key(access_key)
+        if key is None or not key.role_arn:
+            return None
+        from moto.sts.models import sts_backends
+        for partition in list(sts_backends[account_id].keys()):
+            role = sts_backends[account_id][partition].get_assumed_role_from_access_key(access_key)
+            if role is not None:
+                return role.session_token
+        return None
+
     def arn_for(self, access_key):
         if access_key == self.admin_key:
             return "arn:aws:iam::%s:user/%s" % (DEFAULT_ACCOUNT_ID, ADMIN_USER)
@@ -355,8 +368,15 @@ class AWSEmulator:
             if environ.get("QUERY_STRING"):
                 raw_uri += "?" + environ["QUERY_STRING"]
         host = headers.get("host") or "%s:%d" % (self.host, self.port)
-        verify_header_signed(environ["REQUEST_METHOD"], environ.get("wsgi.url_scheme", "http"),
-                             host, raw_uri, headers, body, self.secret_for)
+        auth = verify_header_signed(environ["REQUEST_METHOD"], environ.get("wsgi.url_scheme", "http"),
+                                    host, raw_uri, headers, body, self.secret_for)
+        # Temporary credentials (sts:AssumeRole, ASIA... keys) are valid only with their session
+        # token, as on AWS: a client that drops the token (e.g. reads AWS_SESSION_TOKEN only while
+        # the token is in AWS_SECURITY_TOKEN) is refused.
+        token = self.session_token_for(auth["access_key"])
+        if token and not hmac.compare_digest(headers.get("x-amz-security-token", ""), token):
+            raise SignatureError("InvalidClientTokenId",
+                                 "The security token included in the request is invalid.")
 
     # ------------------------------------------------------------------ token webhook
     def _cluster(self, name):
