@@ -7,34 +7,32 @@
 # view is also checked through a real istiod run locally against c1 (meshsandbox.istiod).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=${MESH_REPO:-$(cd "$here/../../../.." && pwd)}
-py=${MESH_PYTHON:-$repo/.venv/bin/python}
-export MESH_SANDBOX_HOME=${MESH_SANDBOX_HOME:-$repo/.cache/sandbox-it-service-entry}
-export PYTHONPATH="$repo/sandbox"
-export ANSIBLE_COLLECTIONS_PATH="$repo/.cache/collections"
+# shellcheck source=/dev/null
+. "$here/../../lib.sh"
+it_init service-entry
 work="$MESH_SANDBOX_HOME/work"
 names=(it-se-c1 it-se-c2 it-se-c3)
 cleanup() {
   [ -n "${KEEP_CLUSTERS:-}" ] && return
-  "$py" "$here/files/fixture.py" istiod-stop it-se-c1 >/dev/null 2>&1 || true
-  "$py" -m meshsandbox down "${names[@]}" >/dev/null 2>&1 || true
+  "$PY" "$here/files/fixture.py" istiod-stop it-se-c1 >/dev/null 2>&1 || true
+  "$PY" -m meshsandbox down "${names[@]}" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 mkdir -p "$work"
 # shellcheck source=/dev/null
-. "$repo/sandbox/build/istio/version.env"
-istio_bin=${MESH_SANDBOX_BIN:-$repo/.cache/bin}/istio-$ISTIO_VERSION
+. "$REPO/sandbox/build/istio/version.env"
+istio_bin=${MESH_SANDBOX_BIN:-$REPO/.cache/bin}/istio-$ISTIO_VERSION
 it_istiod=false
-if [ -x "$istio_bin/pilot-discovery" ] && [ -x "$istio_bin/xds-probe" ] && [ -f "$repo/sandbox/meshsandbox/istiod.py" ]; then
+if [ -x "$istio_bin/pilot-discovery" ] && [ -x "$istio_bin/xds-probe" ] && [ -f "$REPO/sandbox/meshsandbox/istiod.py" ]; then
   it_istiod=true
 else
   echo "mesh_service_entry: no Istio build in $istio_bin; the istiod view checks are skipped" >&2
 fi
-"$py" "$here/files/fixture.py" crds "$repo/sandbox/build/istio/go.mod" "$work/istio-crds.yaml"
-"$py" -m meshsandbox up it-se-c1:eks it-se-c2:gke it-se-c3:plain
-"$(dirname "$py")/ansible-playbook" -i localhost, -c local "$here/playbook.yml" \
-  -e "it_python=$py" -e "it_files=$here/files" -e "it_istiod=$it_istiod" -e "it_crds=$work/istio-crds.yaml" \
-  -e "it_kubeconfig_1=$("$py" -m meshsandbox kubeconfig it-se-c1)" \
-  -e "it_kubeconfig_2=$("$py" -m meshsandbox kubeconfig it-se-c2)" \
-  -e "it_kubeconfig_3=$("$py" -m meshsandbox kubeconfig it-se-c3)" \
+"$PY" "$here/files/fixture.py" crds "$REPO/sandbox/build/istio/go.mod" "$work/istio-crds.yaml"
+"$PY" -m meshsandbox up it-se-c1:eks it-se-c2:gke it-se-c3:plain
+"$(dirname "$PY")/ansible-playbook" -i localhost, -c local "$here/playbook.yml" \
+  -e "it_python=$PY" -e "it_files=$here/files" -e "it_istiod=$it_istiod" -e "it_crds=$work/istio-crds.yaml" \
+  -e "it_kubeconfig_1=$("$PY" -m meshsandbox kubeconfig it-se-c1)" \
+  -e "it_kubeconfig_2=$("$PY" -m meshsandbox kubeconfig it-se-c2)" \
+  -e "it_kubeconfig_3=$("$PY" -m meshsandbox kubeconfig it-se-c3)" \
   "$@"
