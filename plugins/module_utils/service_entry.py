@@ -472,6 +472,8 @@ class ServiceEntryRun(object):
             validate.port(p.get("gateway_port"), "gateway_port"),
             validate.at_least(p.get("wait_timeout"), "wait_timeout"),
             *[validate.ip_address(server, "dns_nameservers") for server in p.get("dns_nameservers") or []])
+        if p.get("host_suffix") is not None and not p["host_suffix"].strip("."):
+            problems.append("host_suffix must not be empty (leave it out for the default, global)")
         try:
             parse_range(p.get("address_range") or DEFAULT_RANGE)
         except ServiceEntryError as exc:
