@@ -33,6 +33,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 
 from ansible_collections.multicloud.mesh.plugins.module_utils.kubeconfig import write_kubeconfig
 from ansible_collections.multicloud.mesh.plugins.module_utils.retry import retry_call
+from ansible_collections.multicloud.mesh.plugins.module_utils import validate
 
 BOTO3_IMP_ERR = None
 try:
@@ -350,6 +351,7 @@ def name_errors(params):
 def validate_params(params):
     """Every problem found in the options, before any call (list of messages naming options)."""
     errors = connection_errors(params) + name_errors(params)
+    errors += validate.errors(validate.at_least(params.get("wait_timeout"), "wait_timeout"))
     if params.get("state") == "absent":
         return errors
     version = params.get("version")

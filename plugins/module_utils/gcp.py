@@ -33,6 +33,8 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.multicloud.mesh.plugins.module_utils import validate
+
 from ansible_collections.multicloud.mesh.plugins.module_utils.retry import (
     WaitTimeout,
     retry_call,
@@ -515,9 +517,9 @@ def validate_params(params):
     if params.get("state") == "present" and params.get("node_pools") == []:
         errors.append("node_pools must not be empty: a GKE cluster needs at least one node pool")
     for i, block in enumerate(params.get("master_authorized_networks") or []):
-        if not re.match(r"^[0-9.]+/[0-9]{1,2}$|^[0-9a-fA-F:]+/[0-9]{1,3}$", block.get("cidr_block") or ""):
-            errors.append("master_authorized_networks[%d].cidr_block %r is not a CIDR block"
-                          % (i, block.get("cidr_block")))
+        errors += validate.errors(validate.cidr(block.get("cidr_block"), "master_authorized_networks[%d].cidr_block" % i))
+    errors += validate.errors(validate.at_least(params.get("wait_timeout"), "wait_timeout"),
+                              validate.http_url(params.get("api_endpoint"), "api_endpoint"))
     return errors
 
 

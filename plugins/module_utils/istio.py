@@ -38,6 +38,8 @@ try:
 except ImportError:  # pragma: no cover
     yaml = None
 
+from ansible_collections.multicloud.mesh.plugins.module_utils import validate
+
 ISTIO_NAMESPACE = "istio-system"
 MANAGED_BY = "multicloud.mesh"
 LABEL_MANAGED = "app.kubernetes.io/managed-by"
@@ -530,6 +532,11 @@ class MeshInstaller(object):
     # ---- checks (nothing changes) ----
     def prepare(self):
         p = self.params
+        problems = validate.errors(validate.not_empty(p.get("mesh_id"), "mesh_id"),
+                                   validate.at_least(p.get("wait_timeout"), "wait_timeout"),
+                                   validate.at_least(p.get("request_timeout"), "request_timeout"))
+        if problems:
+            raise IstioError("; ".join(problems))
         clusters = validate_clusters(p["clusters"], p.get("networks"), p["topology"])
         check_values(p.get("values"))
         for namespace in p.get("injection_namespaces") or []:

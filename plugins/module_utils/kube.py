@@ -30,6 +30,8 @@ try:
 except ImportError:  # pragma: no cover
     yaml = None
 
+from ansible_collections.multicloud.mesh.plugins.module_utils import validate
+
 KUBE_IMP_ERR = None
 try:
     import urllib3
@@ -119,6 +121,10 @@ def load_kubeconfig_dict(kubeconfig):
 def build_configuration(params):
     """Return a ``kubernetes.client.Configuration`` for the options given."""
     params = resolve_params(params)
+    problems = validate.errors(validate.at_least(params.get("request_timeout"), "request_timeout"),
+                               validate.http_url(params.get("host"), "host"))
+    if problems:
+        raise KubeError("; ".join(problems))
     timeout = params.get("request_timeout") or 30
     if params.get("kubeconfig"):
         data = load_kubeconfig_dict(params["kubeconfig"])

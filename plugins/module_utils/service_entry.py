@@ -38,6 +38,7 @@ from ansible_collections.multicloud.mesh.plugins.module_utils.apply import Appli
 from ansible_collections.multicloud.mesh.plugins.module_utils.kube import KUBE_ARG_SPEC, KubeError
 from ansible_collections.multicloud.mesh.plugins.module_utils.kube import connect as kube_connect
 from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
+from ansible_collections.multicloud.mesh.plugins.module_utils import validate
 
 ISTIO_API = "networking.istio.io/v1"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -456,6 +457,30 @@ class ServiceEntryRun(object):
         self.consumers = []
 
     # -- validation and connection --
+    def validate(self):
+        """Every problem in the options at once, before any cluster is contacted."""
+        p, src = self.params, self.src
+        problems = validate.errors(
+            validate.dns_1035_label(src["name"], "source.name", "Service name"),
+            validate.dns_label(self.namespace, "source.namespace", "namespace name"),
+            validate.dns_label(self.entry_namespace, "entry_namespace", "namespace name"),
+            validate.ip_address(p["address"], "address") if p.get("address") else None,
+            validate.port(p.get("gateway_port"), "gateway_port"),
+            validate.at_least(p.get("wait_timeout"), "wait_timeout"),
+            *[validate.ip_address(server, "dns_nameservers") for server in p.get("dns_nameservers") or []])
+        if p.get("host_suffix") is not None and not p["host_suffix"].strip("."):
+            problems.append("host_suffix must not be empty (leave it out for the default, global)")
+        try:
+            parse_range(p.get("address_range") or DEFAULT_RANGE)
+        except ServiceEntryError as exc:
+            problems.append(exc.msg)
+        modes = [p.get("dns")] + [c.get("dns") for c in p.get("consumers") or []]
+        if "kube_dns_stub" in modes and not p.get("dns_nameservers"):
+            problems.append("dns=kube_dns_stub needs dns_nameservers (the DNS servers that answer for .%s names)"
+                            % self.suffix)
+        if problems:
+            raise ServiceEntryError("; ".join(problems))
+
     def connect(self):
         names = [c["cluster_name"] for c in self.params.get("consumers") or []]
         dupes = sorted(set(n for n in names if names.count(n) > 1))
@@ -672,6 +697,7 @@ class ServiceEntryRun(object):
                 "entries": []}
 
     def run(self):
+        self.validate()
         try:
             self.connect()
             result = self.present() if self.params.get("state", "present") == "present" else self.absent()

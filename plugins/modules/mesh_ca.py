@@ -337,6 +337,7 @@ root_store_removed:
 
 import base64
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -349,6 +350,7 @@ from ansible_collections.multicloud.mesh.plugins.module_utils.kube import (
 )
 from ansible_collections.multicloud.mesh.plugins.module_utils.kubeconfig import write_file_0600
 from ansible_collections.multicloud.mesh.plugins.module_utils import mesh_ca as ca
+from ansible_collections.multicloud.mesh.plugins.module_utils import validate
 
 CONNECTION_KEYS = tuple(KUBE_ARG_SPEC)
 
@@ -502,6 +504,8 @@ def _view(info):
     keys = ("subject", "serial", "not_after", "fingerprint")
     return dict((k, info.get(k)) for k in keys) if info else None
 
+TRUST_DOMAIN_RE = re.compile(r"^[a-z0-9._-]{1,255}$")  # the SPIFFE ID standard's trust domain characters
+
 
 class MeshCA(object):
     def __init__(self, module):
@@ -514,6 +518,12 @@ class MeshCA(object):
 
     def validate(self):
         p = self.params
+        problems = validate.errors(validate.not_empty(p["mesh_id"], "mesh_id"))
+        if not TRUST_DOMAIN_RE.match(p["trust_domain"] or ""):
+            problems.append("trust_domain %r is not a SPIFFE trust domain: use lowercase letters, digits, '.', '-' "
+                            "and '_', like cluster.local" % p["trust_domain"])
+        if problems:
+            self.fail("; ".join(problems))
         names = [c["name"] for c in p["clusters"]]
         if not names:
             self.fail("clusters is empty: give at least one cluster")
