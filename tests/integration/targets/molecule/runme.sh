@@ -5,6 +5,7 @@
 # keeps them (its destroy runs the role's absent path and leaves them), the EXIT trap stops them.
 # The order puts each mesh role's prerequisites first (mesh_ca, istio, postcard, mesh_link).
 #   tests/integration/targets/molecule/runme.sh [SCENARIO ...]     (default: all six)
+# MESH_MOLECULE_SCENARIOS="mesh_ca istio" narrows it under scripts/test.sh (which passes no argument).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
@@ -17,7 +18,8 @@ export MESH_MOLECULE_SANDBOX_HOME=$MESH_SANDBOX_HOME
 export MOLECULE_NO_LOG=false ANSIBLE_FORCE_COLOR=0 NO_COLOR=1
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(eks_cluster gke_cluster mesh_ca istio postcard mesh_link)
+[ ${#scenarios[@]} -gt 0 ] || read -r -a scenarios <<<"${MESH_MOLECULE_SCENARIOS:-eks_cluster gke_cluster mesh_ca istio postcard mesh_link}"
+
 for s in "${scenarios[@]}"; do
     [ -f "molecule/$s/molecule.yml" ] || fail "no scenario molecule/$s"
 done
