@@ -1,5 +1,5 @@
 # multicloud.mesh — the two commands of the README are `make demo` and `make test`.
-.PHONY: demo teardown test bootstrap sanity lint units integration sandbox-up sandbox-down sandbox-status clean
+.PHONY: demo teardown test bootstrap sanity lint units integration molecule sandbox-up sandbox-down sandbox-status clean
 
 demo:            ## site.yml then verify.yml on the local sandbox (installs what it needs)
 	bash scripts/demo.sh
@@ -12,6 +12,11 @@ bootstrap:       ## venv, collection dependencies, sandbox binaries
 
 sanity lint units integration:
 	bash scripts/test.sh $@
+
+# Every role's molecule scenario against the sandbox (tests/integration/targets/molecule);
+# one: `make molecule SCENARIOS=istio`, or `.venv/bin/molecule test -s istio` (its own sandbox home).
+molecule:        ## molecule test for every role (molecule/<role>) against the sandbox
+	bash scripts/bootstrap.sh && MESH_REPO="$(CURDIR)" bash tests/integration/targets/molecule/runme.sh $(SCENARIOS)
 
 sandbox-up: bootstrap
 	PYTHONPATH=sandbox .venv/bin/python -m meshsandbox up mesh-1:eks mesh-2:gke
