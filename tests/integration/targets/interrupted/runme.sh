@@ -15,8 +15,10 @@
 # playbook and sends the signal (its header says what each does): TERM, INT (Ctrl-C), KILL (main
 # process only: workers and modules run on) and KILLALL (the main process and every descendant).
 #
-# By default a representative subset runs (~4 min); MESH_RESILIENCE_FULL=1 runs the whole table
-# (~25 min on an idle machine); MESH_RESILIENCE_CASES="id id ..." runs the named cases;
+# By default a representative subset runs (kill mid-creation + re-run, kill mid-deletion + re-run,
+# a boundary kill + teardown; ~4-5 min on an idle machine, estimated from the playbooks target's
+# times); MESH_RESILIENCE_FULL=1 runs the whole table (~40 min on an idle machine);
+# MESH_RESILIENCE_CASES="id id ..." runs the named cases;
 # MESH_RESILIENCE_KEEP_GOING=1 goes on after a failed case (the clouds are reset) and fails at the
 # end. The results (kill point, signal, outcomes, times) are printed as a table and kept in
 # $MESH_SANDBOX_HOME/it-logs/results.md (docs/resilience.md has the last full run).
@@ -34,7 +36,8 @@ cd "$REPO"
 CASES="
 clusters-creating    | site     | aws:CREATING                                           | 0 | KILLALL | rerun    | yes
 td-deleting          | teardown | aws:DELETING                                           | 0 | KILLALL | rerun    | yes
-after-mesh-ca        | site     | task:TASK [Istio in every cluster                      | 0 | TERM    | rerun    | yes
+after-mesh-ca        | site     | task:TASK [Istio in every cluster                      | 0 | TERM    | teardown | yes
+after-mesh-ca-rerun  | site     | task:TASK [Istio in every cluster                      | 0 | TERM    | rerun    | no
 gke-provisioning-td  | site     | gke:PROVISIONING                                       | 0 | KILLALL | teardown | no
 eks-nodegroup        | site     | aws-nodegroup:CREATING                                 | 0 | TERM    | rerun    | no
 td-app-gone          | teardown | task:TASK [Remove Istio                                | 0 | TERM    | rerun    | no
@@ -78,7 +81,7 @@ while IFS='|' read -r id _pb _at _delay _sig _then default; do
 done <<<"$CASES"
 [ ${#selected[@]} -gt 0 ] || fail "no case selected (MESH_RESILIENCE_CASES='$only'; ids: $(cut -d'|' -f1 <<<"$CASES" | tr -s ' \n' ' '))"
 if [ ${#skipped[@]} -gt 0 ]; then
-    echo "SKIPPED ${#skipped[@]} of $(( ${#selected[@]} + ${#skipped[@]} )) cases (${skipped[*]}): they take ~1.5 min each;" \
+    echo "SKIPPED ${#skipped[@]} of $(( ${#selected[@]} + ${#skipped[@]} )) cases (${skipped[*]}): each takes ~1.5-3 min on an idle machine;" \
          "MESH_RESILIENCE_FULL=1 runs the whole table, MESH_RESILIENCE_CASES='id ...' the named ones (docs/resilience.md)"
 fi
 
