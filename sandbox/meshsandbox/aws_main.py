@@ -6,9 +6,18 @@ The foundation's ``__main__`` dispatches the ``aws-emulator`` subcommand to ``ma
 
 import argparse
 import json
+import os
 import sys
 
 from .aws_emulator import DEFAULT_PORT, AWSEmulator
+
+
+def _env_delay(name, default):
+    value = os.environ.get(name, "")
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise SystemExit("%s=%r is not a number of seconds: set it to e.g. 5 or unset it" % (name, value))
 
 
 def build_parser():
@@ -19,10 +28,15 @@ def build_parser():
                         help="0 picks a free port (default %(default)s)")
     parser.add_argument("--home", help="sandbox home (default $MESH_SANDBOX_HOME or "
                                        "<repo>/.cache/sandbox)")
-    parser.add_argument("--ready-delay", type=float, default=2.0,
-                        help="seconds a cluster/node group stays CREATING (default %(default)s)")
-    parser.add_argument("--update-delay", type=float, default=1.0)
-    parser.add_argument("--delete-delay", type=float, default=1.0)
+    # defaults from the environment too, so that `meshsandbox clouds up` (which passes its
+    # environment on) starts a slow cloud without options: like MESH_GKE_EMULATOR_DELAY
+    parser.add_argument("--ready-delay", type=float, default=_env_delay("MESH_AWS_EMULATOR_READY_DELAY", 2.0),
+                        help="seconds a cluster/node group stays CREATING (env MESH_AWS_EMULATOR_READY_DELAY, "
+                             "default 2)")
+    parser.add_argument("--update-delay", type=float, default=_env_delay("MESH_AWS_EMULATOR_UPDATE_DELAY", 1.0),
+                        help="seconds UPDATING lasts (env MESH_AWS_EMULATOR_UPDATE_DELAY, default 1)")
+    parser.add_argument("--delete-delay", type=float, default=_env_delay("MESH_AWS_EMULATOR_DELETE_DELAY", 1.0),
+                        help="seconds DELETING lasts (env MESH_AWS_EMULATOR_DELETE_DELAY, default 1)")
     parser.add_argument("--no-clusters", action="store_true",
                         help="do not start local API servers (fake endpoints only)")
     parser.add_argument("--no-verify-signatures", action="store_true",

@@ -197,3 +197,21 @@ def test_elb_mirror(session, emu, net):
     assert aws_elb.delete_elb(state, "istio-system", "eastwest")
     assert elb.describe_load_balancers()["LoadBalancerDescriptions"] == []
     assert aws_elb.ensure_elb({"name": "plain", "extra_env": {}}, "ns", "svc", hostname) is None
+
+
+def test_delays_default_to_the_environment(monkeypatch):
+    """`meshsandbox clouds up` passes its environment on: MESH_AWS_EMULATOR_*_DELAY set the delays."""
+    from meshsandbox import aws_main
+    for name in ("READY", "UPDATE", "DELETE"):
+        monkeypatch.delenv("MESH_AWS_EMULATOR_%s_DELAY" % name, raising=False)
+    args = aws_main.build_parser().parse_args([])
+    assert (args.ready_delay, args.update_delay, args.delete_delay) == (2.0, 1.0, 1.0)
+    monkeypatch.setenv("MESH_AWS_EMULATOR_READY_DELAY", "7.5")
+    monkeypatch.setenv("MESH_AWS_EMULATOR_DELETE_DELAY", "4")
+    args = aws_main.build_parser().parse_args([])
+    assert (args.ready_delay, args.update_delay, args.delete_delay) == (7.5, 1.0, 4.0)
+    # an option still wins over the environment
+    assert aws_main.build_parser().parse_args(["--ready-delay", "1"]).ready_delay == 1.0
+    monkeypatch.setenv("MESH_AWS_EMULATOR_UPDATE_DELAY", "soon")
+    with pytest.raises(SystemExit, match="MESH_AWS_EMULATOR_UPDATE_DELAY='soon' is not a number"):
+        aws_main.build_parser()
