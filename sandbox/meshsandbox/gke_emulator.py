@@ -1075,6 +1075,12 @@ class _Handler(BaseHTTPRequestHandler):
             with emu.lock:
                 emu.faults.append(fault)
             return self._send(200, {"faults": emu.faults})
+        if what == "faults" and method == "DELETE":
+            with emu.lock:
+                emu.faults = []
+            return self._send(200, {"faults": []})
+        if what == "faults" and method == "GET":
+            return self._send(200, {"faults": emu.faults})
         if what == "keys" and method == "POST":
             body = self._json_body()
             project = body.get("project") or "mesh-project"
