@@ -1004,8 +1004,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        # read once: a request answered early (an injected fault) must not leave its body on the
+        # keep-alive connection, where it would be parsed as the next request line
+        if getattr(self, "_raw_body", None) is None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self._raw_body = self.rfile.read(length) if length else b""
+        return self._raw_body
 
     def _json_body(self):
         raw = self._body()
@@ -1021,6 +1025,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         emu = self.emulator
+        self._raw_body = None
+        self._body()
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         try:
