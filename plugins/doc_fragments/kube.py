@@ -48,6 +48,8 @@ options:
   request_timeout:
     description:
       - Seconds to wait for each API request.
+      - A request that fails transiently (API server unreachable or restarting, HTTP 429 or 5xx) is retried with jittered backoff
+        for up to twice this long.
     type: int
     default: 30
 requirements:

@@ -18,6 +18,8 @@ Every module that writes Kubernetes objects goes through ``Applier``:
 - ``wait_deployment_ready``, ``wait_service_address``, ``wait_crd_established`` use
   ``retry.wait_until``.
 - Diffs (``before``/``after`` lists) redact Secret data.
+- Every request goes through ``KubeClient.call_raw``: transient failures (API server
+  unreachable or restarting, 429, 5xx) are retried with jittered backoff.
 
 Objects are plain dicts (``apiVersion``, ``kind``, ``metadata``...).
 """
@@ -133,7 +135,7 @@ class Applier(object):
     def resource(self, api_version, kind):
         """The dynamic resource of ``kind``, or None when the server does not serve it (yet)."""
         try:
-            return self.kube.dynamic.resources.get(api_version=api_version, kind=kind)
+            return self.kube.call_raw(lambda: self.kube.dynamic.resources.get(api_version=api_version, kind=kind))
         except Exception as exc:  # pylint: disable=broad-except
             if exc.__class__.__name__ in ("ResourceNotFoundError", "ResourceNotUniqueError"):
                 return None
@@ -145,8 +147,8 @@ class Applier(object):
         if resource is None:
             return None
         try:
-            return _to_dict(resource.get(name=name, namespace=namespace if resource.namespaced else None,
-                                         _request_timeout=self.kube.timeout))
+            return _to_dict(self.kube.call_raw(lambda: resource.get(
+                name=name, namespace=namespace if resource.namespaced else None, _request_timeout=self.kube.timeout)))
         except Exception as exc:  # pylint: disable=broad-except
             if _status(exc) == 404:
                 return None
@@ -161,7 +163,7 @@ class Applier(object):
             kwargs = {"label_selector": label_selector, "_request_timeout": self.kube.timeout}
             if resource.namespaced and namespace:
                 kwargs["namespace"] = namespace
-            return _to_dict(resource.get(**kwargs)).get("items") or []
+            return _to_dict(self.kube.call_raw(lambda: resource.get(**kwargs))).get("items") or []
         except Exception as exc:  # pylint: disable=broad-except
             if _status(exc) == 404:
                 return []
@@ -209,7 +211,7 @@ class Applier(object):
         if self.check_mode:
             kwargs["dry_run"] = "All"
         try:
-            after = _to_dict(resource.server_side_apply(body=body, **kwargs))
+            after = _to_dict(self.kube.call_raw(lambda: resource.server_side_apply(body=body, **kwargs)))
         except Exception as exc:  # pylint: disable=broad-except
             if self.check_mode and before is None and _status(exc) == 404:
                 # The namespace is only created by this same run.
@@ -241,8 +243,9 @@ class Applier(object):
             return self._record(obj_ref, "absent")
         if not self.check_mode:
             try:
-                resource.delete(name=name, namespace=namespace, body={"propagationPolicy": "Foreground"},
-                                _request_timeout=self.kube.timeout)
+                self.kube.call_raw(lambda: resource.delete(
+                    name=name, namespace=namespace, body={"propagationPolicy": "Foreground"},
+                    _request_timeout=self.kube.timeout))
             except Exception as exc:  # pylint: disable=broad-except
                 if _status(exc) != 404:
                     raise ApplyError("deleting %s failed: %s" % (obj_ref, explain(exc, self.kube.server).msg))

@@ -26,6 +26,7 @@ import base64
 import datetime
 import ipaddress
 import re
+import time
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -220,11 +221,17 @@ class RetryingClient(object):
     def call(self, operation, **kwargs):
         method = getattr(self.client, operation)
         what = "%s.%s" % (self.client.meta.service_model.service_name, operation)
+        before, started = self.retries, time.monotonic()
         try:
             return retry_call(lambda: method(**kwargs), is_retryable, timeout=self.timeout,
                               on_retry=self._count)
         except (ClientError, BotoCoreError) as exc:
-            raise describe_error(exc, what)
+            err = describe_error(exc, what)
+            if self.retries > before:
+                err.message += " (still failing after %d retries in %.0fs, the retry budget of this call)" % (
+                    self.retries - before, time.monotonic() - started)
+                err.args = (err.message,)
+            raise err
 
     def call_or_none(self, operation, not_found=("ResourceNotFoundException",), **kwargs):
         """Like ``call`` but returns None when the error code is one of ``not_found``."""

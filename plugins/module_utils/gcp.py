@@ -309,8 +309,16 @@ class GkeClient:
                 # GKE runs one operation per cluster: wait for it, then try again (after the jitter)
                 self.wait_operation({"name": op_name}, raise_on_error=False)
 
-        return retry_call(lambda: self._once(method, path, body, what), retryable,
-                          timeout=self.timeout, on_retry=on_retry, sleep=self.sleep, clock=self.clock)
+        before, started = self.retries, self.clock()
+        try:
+            return retry_call(lambda: self._once(method, path, body, what), retryable,
+                              timeout=self.timeout, on_retry=on_retry, sleep=self.sleep, clock=self.clock)
+        except GcpError as exc:
+            if self.retries > before and self._transient(exc):
+                exc.message += " (still failing after %d retries in %.0fs, the retry budget of this call)" % (
+                    self.retries - before, self.clock() - started)
+                exc.args = (exc.message,)
+            raise
 
     # ---- clusters ----------------------------------------------------------------------------
     def cluster_path(self, name):

@@ -10,6 +10,13 @@ into a ``kubernetes.dynamic.DynamicClient``. Connection problems become a
 ``KubeError`` whose message says what is wrong and what to do: unreachable
 server, untrusted certificate, rejected token, missing permission.
 
+Transient failures (the API server unreachable or restarting, 429 Too Many
+Requests, 500/502/503/504) are retried through ``retry.retry_call`` with
+jittered backoff for up to ``retry_budget(request_timeout)`` seconds (twice the
+request timeout): discovery, reads, server-side applies, patches and deletes
+always; creates only when the request cannot have reached the server
+(connection refused, 429, 503), so a retried create never runs twice.
+
 The deprecated ``openshift`` package is not used: it only wraps
 ``kubernetes.dynamic`` (see docs/decisions.md).
 """
@@ -21,8 +28,10 @@ __metaclass__ = type
 import atexit
 import os
 import shutil
+import socket
 import ssl
 import tempfile
+import time
 import traceback
 
 try:
@@ -31,6 +40,7 @@ except ImportError:  # pragma: no cover
     yaml = None
 
 from ansible_collections.multicloud.mesh.plugins.module_utils import validate
+from ansible_collections.multicloud.mesh.plugins.module_utils.retry import retry_call
 
 KUBE_IMP_ERR = None
 try:
@@ -63,6 +73,19 @@ KUBE_ARG_SPEC = dict(
     validate_certs=dict(type="bool", aliases=["verify_ssl"]),
     request_timeout=dict(type="int", default=30),
 )
+
+
+# HTTP answers of an API server that is overloaded, restarting or behind a failing proxy
+TRANSIENT_STATUS = (429, 500, 502, 503, 504)
+# answers that say the request was not processed (safe to repeat even for a create)
+NOT_PROCESSED_STATUS = (429, 503)
+# dynamic-client verbs that may be repeated without doing the work twice
+IDEMPOTENT_VERBS = ("get", "server_side_apply", "patch", "replace", "delete", "get_code", "watch")
+
+
+def retry_budget(request_timeout):
+    """Seconds a transient failure is retried: twice the request timeout (60 s by default)."""
+    return 2 * (request_timeout or 30)
 
 
 class KubeError(Exception):
@@ -196,6 +219,52 @@ def _root_reason(chain):
     return "%s: %s" % (root.__class__.__name__, _short(str(root), 120))
 
 
+def _refused(chain):
+    """The connection was refused or could not be made: the request never reached the server."""
+    for cause in chain:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        if urllib3 is not None and isinstance(cause, urllib3.exceptions.NewConnectionError):
+            return True
+    return False
+
+
+def is_transient(exc, idempotent=True):
+    """Whether ``exc`` is worth retrying: the server was unreachable or answered 429/5xx.
+
+    TLS verification errors, 401/403/404/409/422 and client-side errors are final. A request
+    that is not ``idempotent`` (a create) is retried only when it cannot have been processed.
+    """
+    if isinstance(exc, KubeError):
+        status = exc.status
+    else:
+        status = getattr(exc, "status", None)
+    if isinstance(status, int) and status:
+        return status in (TRANSIENT_STATUS if idempotent else NOT_PROCESSED_STATUS)
+    if isinstance(exc, KubeError):
+        return bool(getattr(exc, "transient", False))
+    chain = _causes(exc)
+    if any(isinstance(c, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(c) for c in chain):
+        return False
+    if _refused(chain):
+        return True
+    network = (ConnectionError, socket.timeout, TimeoutError)
+    if urllib3 is not None:
+        network += (urllib3.exceptions.HTTPError,)
+    return idempotent and any(isinstance(c, network) for c in chain)
+
+
+def _verb(fn):
+    """The verb of a dynamic-client call: ``resource.get`` is ``partial(client.get, resource)``."""
+    return getattr(getattr(fn, "func", fn), "__name__", "") or ""
+
+
+def _kind(fn):
+    args = getattr(fn, "args", None) or ()
+    owner = args[0] if args else getattr(fn, "__self__", None)
+    return getattr(owner, "kind", None) or "object"
+
+
 class KubeClient(object):
     """A connected cluster: ``dynamic`` (DynamicClient), ``api`` (ApiClient), ``server``."""
 
@@ -205,36 +274,75 @@ class KubeClient(object):
         configuration = build_configuration(params)
         self.server = configuration.host
         self.timeout = configuration.timeout
+        self.retry_timeout = retry_budget(self.timeout)
+        self.retries = 0
         self.api = k8s_client.ApiClient(configuration)
         # The dynamic client's default discovery cache is a file in /tmp keyed by the server URL
         # only: another cluster later on the same address, or CRDs removed since, would be served
         # from a stale view. Each module run discovers afresh, into its own folder.
         cache_dir = tempfile.mkdtemp(prefix="multicloud-mesh-discovery-")
         atexit.register(shutil.rmtree, cache_dir, True)
+        cache_file = os.path.join(cache_dir, "discovery.json")
+        self.dynamic = self.call_raw(lambda: DynamicClient(self.api, cache_file=cache_file),
+                                     what="API discovery", convert=True)
+
+    def call_raw(self, fn, idempotent=True, what=None, convert=False):
+        """Call ``fn()``, retrying transient failures for ``retry_timeout`` seconds (jittered backoff).
+
+        The last error is re-raised as it is (``convert=False``, for callers that look at the
+        client's exception) or as a KubeError naming ``what`` and, after retries, how long they
+        went on (``convert=True``).
+        """
+        started = time.monotonic()
+        tries = [0]
+
+        def on_retry(exc, delay):
+            tries[0] += 1
+            self.retries += 1
+
         try:
-            self.dynamic = DynamicClient(self.api, cache_file=os.path.join(cache_dir, "discovery.json"))
+            return retry_call(fn, lambda exc: is_transient(exc, idempotent), timeout=self.retry_timeout,
+                              base=0.5, cap=5.0, on_retry=on_retry)
         except Exception as exc:  # pylint: disable=broad-except
-            raise explain(exc, self.server)
+            if not convert:
+                raise
+            raise self.explain(exc, what, tries[0], time.monotonic() - started)
+
+    def explain(self, exc, what=None, retries=0, elapsed=0.0):
+        """``explain`` plus the operation and, after retries, how long they went on."""
+        err = explain(exc, self.server)
+        msg = err.msg
+        if what:
+            msg = "%s: %s" % (what, msg)
+        if retries:
+            msg += (" (still failing after %d retries in %.0fs; transient errors are retried for twice "
+                    "request_timeout=%ss)" % (retries, elapsed, self.timeout))
+        return KubeError(msg, err.status)
 
     def call(self, fn, *args, **kwargs):
-        """Run ``fn`` and convert client errors into KubeError."""
+        """Run ``fn`` (a dynamic-client verb), retrying transient failures; errors become KubeError."""
         kwargs.setdefault("_request_timeout", self.timeout)
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:  # pylint: disable=broad-except
-            raise explain(exc, self.server)
+        verb = _verb(fn)
+        what = kwargs.pop("_what", None) or _describe(fn, kwargs)
+        return self.call_raw(lambda: fn(*args, **kwargs), idempotent=verb in IDEMPOTENT_VERBS,
+                             what=what, convert=True)
 
     def resource(self, api_version, kind):
-        try:
-            return self.dynamic.resources.get(api_version=api_version, kind=kind)
-        except Exception as exc:  # pylint: disable=broad-except
-            raise explain(exc, self.server)
+        return self.call_raw(lambda: self.dynamic.resources.get(api_version=api_version, kind=kind),
+                             what="discovery of %s %s" % (api_version, kind), convert=True)
 
     def version(self):
-        try:
-            return k8s_client.VersionApi(self.api).get_code(_request_timeout=self.timeout).to_dict()
-        except Exception as exc:  # pylint: disable=broad-except
-            raise explain(exc, self.server)
+        return self.call_raw(lambda: k8s_client.VersionApi(self.api).get_code(
+            _request_timeout=self.timeout).to_dict(), what="GET /version", convert=True)
+
+
+def _describe(fn, kwargs):
+    """``<verb> <Kind>[ <namespace>/<name>]`` for messages."""
+    kind = _kind(fn)
+    name = kwargs.get("name")
+    if name and kwargs.get("namespace"):
+        name = "%s/%s" % (kwargs["namespace"], name)
+    return "%s %s%s" % (_verb(fn) or "call", kind, " " + name if name else "")
 
 
 def connect(params):

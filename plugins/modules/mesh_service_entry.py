@@ -108,7 +108,10 @@ options:
         type: bool
         aliases: [verify_ssl]
       request_timeout:
-        description: Seconds to wait for each API request.
+        description:
+          - Seconds to wait for each API request.
+          - A request that fails transiently (API server unreachable or restarting, HTTP 429 or 5xx) is retried with jittered backoff
+            for up to twice this long.
         type: int
         default: 30
   consumers:
@@ -148,7 +151,10 @@ options:
         type: bool
         aliases: [verify_ssl]
       request_timeout:
-        description: Seconds to wait for each API request.
+        description:
+          - Seconds to wait for each API request.
+          - A request that fails transiently (API server unreachable or restarting, HTTP 429 or 5xx) is retried with jittered backoff
+            for up to twice this long.
         type: int
         default: 30
   host_suffix:

@@ -4,6 +4,8 @@
   python -m meshsandbox down [NAME ...|--all]    stop them and free their ports
   python -m meshsandbox status                   what runs, where
   python -m meshsandbox kubeconfig NAME          path of the admin kubeconfig (0600)
+  python -m meshsandbox restart NAME [--component kube-apiserver] [--down-for S]
+                                                 kill a component, keep it down S s, start it (faults)
 Emulators (see docs/sandbox.md): gke-emulator, aws-emulator.
 """
 
@@ -79,6 +81,12 @@ def cmd_kubeconfig(args):
     return 0
 
 
+def cmd_restart(args):
+    result = ClusterManager(args.home).restart(args.name, args.component, args.down_for)
+    print(json.dumps(result))
+    return 0
+
+
 def cmd_lb_controller(args):
     from . import lbcontroller
     lbcontroller.run(args.state)
@@ -109,6 +117,11 @@ def main(argv=None):
     p = sub.add_parser("kubeconfig")
     p.add_argument("name")
     p.set_defaults(fn=cmd_kubeconfig)
+    p = sub.add_parser("restart", help="kill a component of a cluster and start it again (fault injection)")
+    p.add_argument("name")
+    p.add_argument("--component", default="kube-apiserver")
+    p.add_argument("--down-for", type=float, default=0.0, help="seconds between kill and start")
+    p.set_defaults(fn=cmd_restart)
     p = sub.add_parser("lb-controller")
     p.add_argument("--state", required=True, help="the cluster's state.json")
     p.set_defaults(fn=cmd_lb_controller)

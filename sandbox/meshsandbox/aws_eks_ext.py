@@ -54,6 +54,20 @@ class Lifecycle:
         self.on_cluster_create = on_cluster_create
         self.on_cluster_delete = on_cluster_delete
         self.errors = []
+        self._failures = {}  # operation -> how many of its next calls fail asynchronously
+        self._failures_lock = threading.Lock()
+
+    def fail_next(self, operation):
+        """The operation the current request starts fails later (fault kind ``failed``)."""
+        with self._failures_lock:
+            self._failures[operation] = self._failures.get(operation, 0) + 1
+
+    def take_failure(self, operation):
+        with self._failures_lock:
+            if self._failures.get(operation, 0) > 0:
+                self._failures[operation] -= 1
+                return True
+        return False
 
     def later(self, delay, func, *args):
         def run():
@@ -170,8 +184,9 @@ def _resolve_vpc(backend, name, vpc_config):
     return vpc_config
 
 
-def _new_update(update_type, params, nodegroup=None):
+def _new_update(update_type, params, nodegroup=None, operation=None):
     return {
+        "_fail": bool(operation) and LIFECYCLE.take_failure(operation),
         "id": str(uuid.uuid4()),
         "status": "InProgress",
         "type": update_type,
@@ -207,6 +222,13 @@ def _require_active(obj, what):
 
 
 def _finish_update(obj, update, changes):
+    if update.get("_fail"):  # fault kind "failed": nothing changes, the update ends Failed
+        update["status"] = "Failed"
+        update["errors"] = [{"errorCode": "Unknown", "errorMessage": "The update failed (injected fault)",
+                             "resourceIds": [getattr(obj, "name", None) or getattr(obj, "nodegroup_name", "")]}]
+        if obj.status == "UPDATING":
+            obj.status = "ACTIVE"
+        return
     for attr, value in changes.items():
         setattr(obj, attr, value)
     update["status"] = "Successful"
@@ -243,9 +265,18 @@ def create_cluster(self, name, role_arn, resources_vpc_config, version=None, **k
     cluster.region_name = self.region_name
     cluster.account_id = self.account_id
     started = time.monotonic()
+    inject_failure = LIFECYCLE.take_failure("CreateCluster")
 
     def come_up(cluster=cluster):
         # runs on a worker thread without the lock while the API server starts
+        if inject_failure:  # fault kind "failed": no API server, FAILED after the ready delay
+            time.sleep(LIFECYCLE.ready_delay)
+            with _lock:
+                cluster.status = "FAILED"
+                cluster.health = {"issues": [{
+                    "code": "ClusterUnreachable", "resourceIds": [cluster.name],
+                    "message": "The control plane of %s could not be created (injected fault)" % cluster.name}]}
+            return
         try:
             info = LIFECYCLE.on_cluster_create(cluster) if LIFECYCLE.on_cluster_create else None
         except Exception as exc:
@@ -332,9 +363,14 @@ def create_nodegroup(self, cluster_name, nodegroup_name, **kw):
     nodegroup.taints = list(nodegroup.taints or [])
     nodegroup.tags = dict(nodegroup.tags or {})
 
+    inject_failure = LIFECYCLE.take_failure("CreateNodegroup")
+
     def active(ng=nodegroup):
         if ng.status == "CREATING":
-            ng.status = "ACTIVE"
+            ng.status = "CREATE_FAILED" if inject_failure else "ACTIVE"
+            if inject_failure:
+                ng.health = {"issues": [{"code": "AsgInstanceLaunchFailures", "resourceIds": [ng.nodegroup_name],
+                                         "message": "Instances failed to launch (injected fault)"}]}
 
     LIFECYCLE.later(LIFECYCLE.ready_delay, active)
     return nodegroup
@@ -397,7 +433,7 @@ def update_cluster_config(self, name, resources_vpc_config=None, logging=None,
         raise _invalid("No changes needed", cluster=name)
     kind = "AccessConfigUpdate" if access_config and len(params) == 1 else (
         "LoggingUpdate" if logging and not resources_vpc_config else "EndpointAccessUpdate")
-    update = _new_update(kind, params)
+    update = _new_update(kind, params, operation="UpdateClusterConfig")
     cluster.updates[update["id"]] = update
     cluster.status = "UPDATING"
     LIFECYCLE.later(LIFECYCLE.update_delay, _finish_update, cluster, update, changes)
@@ -416,7 +452,8 @@ def update_cluster_version(self, name, version, client_request_token=None):
             raise _invalid("Nodegroup %s must be updated to match cluster version %s before "
                            "updating cluster version" % (ng.nodegroup_name, cluster.version),
                            cluster=name)
-    update = _new_update("VersionUpdate", [("Version", version), ("PlatformVersion", "eks.1")])
+    update = _new_update("VersionUpdate", [("Version", version), ("PlatformVersion", "eks.1")],
+                         operation="UpdateClusterVersion")
     cluster.updates[update["id"]] = update
     cluster.status = "UPDATING"
     LIFECYCLE.later(LIFECYCLE.update_delay, _finish_update, cluster, update,
@@ -445,11 +482,14 @@ def update_nodegroup_config(self, cluster_name, nodegroup_name, labels=None, tai
     params = [(k, v) for k, v in params if v is not None]
     if not params:
         raise _invalid("No changes needed", nodegroup=nodegroup_name)
-    update = _new_update("ConfigUpdate", params, nodegroup=nodegroup_name)
+    update = _new_update("ConfigUpdate", params, nodegroup=nodegroup_name, operation="UpdateNodegroupConfig")
     cluster.updates[update["id"]] = update
     nodegroup.status = "UPDATING"
 
     def apply():
+        if update.get("_fail"):
+            _finish_update(nodegroup, update, {})
+            return
         _orig["update_nodegroup_config"](self, cluster_name=cluster_name,
                                          nodegroup_name=nodegroup_name, labels=labels,
                                          taints=taints, scaling_config=scaling_config, **kw)
@@ -474,7 +514,7 @@ def update_nodegroup_version(self, cluster_name, nodegroup_name, version=None,
         raise _invalid("Nodegroup %s is already at version %s" % (nodegroup_name, version),
                        nodegroup=nodegroup_name)
     update = _new_update("VersionUpdate", [("Version", version), ("ReleaseVersion", release)],
-                         nodegroup=nodegroup_name)
+                         nodegroup=nodegroup_name, operation="UpdateNodegroupVersion")
     cluster.updates[update["id"]] = update
     nodegroup.status = "UPDATING"
     LIFECYCLE.later(LIFECYCLE.update_delay, _finish_update, nodegroup, update,

@@ -77,21 +77,29 @@ class FaultInjector:
     """Answer the next ``count`` calls of ``service:operation`` with an error instead of moto.
 
     kinds: ``throttle`` (ThrottlingException / Throttling / RequestLimitExceeded, per protocol),
-    ``500`` (InternalFailure), ``503`` (ServiceUnavailable).
+    ``500`` (InternalFailure), ``503`` (ServiceUnavailable), ``slow`` (answered by moto after
+    ``delay`` seconds), ``failed`` (accepted, but the operation it starts fails: CreateCluster ->
+    FAILED, CreateNodegroup -> CREATE_FAILED, Update* -> update Failed; EKS only).
     """
 
-    KINDS = ("throttle", "500", "503")
+    KINDS = ("throttle", "500", "503", "slow", "failed")
+    FAILABLE = ("CreateCluster", "CreateNodegroup", "UpdateClusterConfig", "UpdateClusterVersion",
+                "UpdateNodegroupConfig", "UpdateNodegroupVersion")
 
     def __init__(self):
         self._lock = threading.Lock()
         self._faults = {}
         self.hits = []
 
-    def add(self, service, operation, count=1, kind="throttle"):
+    def add(self, service, operation, count=1, kind="throttle", delay=None):
         if kind not in self.KINDS:
             raise ValueError("kind must be one of %s" % ", ".join(self.KINDS))
+        if kind == "failed" and (service.lower() != "eks" or operation not in self.FAILABLE):
+            raise ValueError("kind failed applies to eks operations %s" % ", ".join(self.FAILABLE))
+        if kind == "slow" and not delay:
+            raise ValueError("kind slow needs delay (seconds)")
         with self._lock:
-            self._faults[(service.lower(), operation)] = [int(count), kind]
+            self._faults[(service.lower(), operation)] = [int(count), kind, float(delay or 0)]
 
     def clear(self):
         with self._lock:
@@ -104,13 +112,13 @@ class FaultInjector:
                 if entry and entry[0] > 0:
                     entry[0] -= 1
                     self.hits.append("%s:%s:%s" % (service, operation, entry[1]))
-                    return entry[1]
-        return None
+                    return entry[1], entry[2]
+        return None, 0
 
     def snapshot(self):
         with self._lock:
-            return [{"service": s, "operation": o, "remaining": c, "kind": k}
-                    for (s, o), (c, k) in self._faults.items()]
+            return [{"service": s, "operation": o, "remaining": c, "kind": k, "delay": d}
+                    for (s, o), (c, k, d) in self._faults.items()]
 
 
 def _rest_json_operations(service):
@@ -211,11 +219,25 @@ class EmulatorApp:
                 try:
                     spec = json.loads(body or b"{}")
                     self.emulator.faults.add(spec["service"], spec["operation"],
-                                             spec.get("count", 1), str(spec.get("kind", "throttle")))
+                                             spec.get("count", 1), str(spec.get("kind", "throttle")),
+                                             spec.get("delay"))
                 except (KeyError, ValueError) as exc:
                     return self._json(start_response, "400 Bad Request", {"error": str(exc)})
                 return self._json(start_response, "200 OK",
                                   {"faults": self.emulator.faults.snapshot()})
+        if path == "delays":
+            lifecycle = self.emulator.lifecycle
+            if method == "POST":
+                try:
+                    spec = json.loads(body or b"{}")
+                    for key in ("ready_delay", "update_delay", "delete_delay"):
+                        if key in spec:
+                            setattr(lifecycle, key, float(spec[key]))
+                except (ValueError, TypeError) as exc:
+                    return self._json(start_response, "400 Bad Request", {"error": str(exc)})
+            if method in ("GET", "POST"):
+                return self._json(start_response, "200 OK", {
+                    k: getattr(lifecycle, k) for k in ("ready_delay", "update_delay", "delete_delay")})
         if path == "status" and method == "GET":
             return self._json(start_response, "200 OK", self.emulator.status())
         return self._json(start_response, "404 Not Found", {"error": "no such control path"})
@@ -254,7 +276,11 @@ class EmulatorApp:
                 return self._error(start_response, service, code, err.message, 403, json_protocol)
 
         operation = self._operation(service, environ, body)
-        fault = self.emulator.faults.take(service, operation)
+        fault, delay = self.emulator.faults.take(service, operation)
+        if fault == "slow":
+            time.sleep(delay)
+        elif fault == "failed":
+            self.emulator.lifecycle.fail_next(operation)
         if fault == "throttle":
             if service == "ec2":
                 return self._error(start_response, service, "RequestLimitExceeded",
@@ -527,12 +553,14 @@ class AWSEmulator:
             self.stop()
 
 
-def inject_fault(endpoint_url, service, operation, count=1, kind="throttle"):
+def inject_fault(endpoint_url, service, operation, count=1, kind="throttle", delay=None):
     """Test helper: the next ``count`` calls of service:operation fail with ``kind``."""
     import urllib.request
+    spec = {"service": service, "operation": operation, "count": count, "kind": kind}
+    if delay is not None:
+        spec["delay"] = delay
     req = urllib.request.Request(
         endpoint_url.rstrip("/") + CONTROL_PREFIX + "faults", method="POST",
-        data=json.dumps({"service": service, "operation": operation, "count": count,
-                         "kind": kind}).encode(), headers={"Content-Type": "application/json"})
+        data=json.dumps(spec).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())

@@ -343,6 +343,41 @@ class ClusterManager:
                                    % (state["name"], timeout, os.path.join(state["dir"], "kwok.log")))
             time.sleep(0.3)
 
+    # ---- restart (fault injection) ------------------------------------------
+    def restart(self, name, component="kube-apiserver", down_for=0.0, wait_timeout=120):
+        """Kill one component of a running cluster, keep it down ``down_for`` seconds, start it again.
+
+        What a control-plane restart looks like to clients: connections refused, then the same
+        address, CA and data (etcd keeps the objects). Returns the wall-clock times (epoch seconds)
+        ``stopped``, ``started`` (process spawned) and ``ready`` (its readiness probe passed).
+        """
+        validate_name(name)
+        if component not in COMPONENTS:
+            raise SandboxError("component %r is unknown; use one of %s" % (component, ", ".join(COMPONENTS)))
+        state = self._load(name)
+        if state is None:
+            raise SandboxError("no sandbox cluster named %r" % name)
+        pid = state.get("pids", {}).get(component)
+        if not (pid and pid_alive(pid, state["dir"])):
+            raise SandboxError("%s of cluster %s is not running; nothing to restart" % (component, name))
+        terminate(pid, state["dir"], timeout=10)
+        stopped = time.time()
+        if down_for > 0:
+            time.sleep(down_for)
+        binaries = paths.binaries()
+        with _Lock(os.path.join(self.root, ".lock")):
+            state = self._load(name)
+            self._check_ports_free(state, component)
+            proc = self._start(state, component, binaries)
+            state["pids"][component] = proc.pid
+            self._save(state)
+        started = time.time()
+        self._wait_component(state, component, proc, wait_timeout)
+        log("%s: %s restarted (down %.1fs, ready %.1fs after start)" % (name, component, started - stopped,
+                                                                       time.time() - started))
+        return {"name": name, "component": component, "pid": proc.pid, "stopped": stopped,
+                "started": started, "ready": time.time()}
+
     # ---- down --------------------------------------------------------------
     def down(self, name, keep_data=False):
         """Stop the processes of cluster ``name`` (only those it started) and remove its state."""

@@ -285,11 +285,13 @@ class GkeEmulator:
         self.token_ttl = int(token_ttl or os.environ.get("MESH_GKE_EMULATOR_TOKEN_TTL", "3600"))
         self.base_url = base_url
         self.lock = threading.RLock()
-        self.faults = []  # [{"remaining": n, "code": 429|503, "match": substring or ""}]
+        # [{"kind": "error"|"slow"|"operation", "remaining": n, "match": substring or "",
+        #   "code": 429|5xx (error), "delay": seconds (slow), "message": text (operation)}]
+        self.faults = []
         env_faults = os.environ.get("MESH_GKE_EMULATOR_FAULTS", "")  # e.g. "429:2,503:1"
         for item in filter(None, env_faults.split(",")):
             code, dummy, count = item.partition(":")
-            self.faults.append({"remaining": int(count or 1), "code": int(code), "match": ""})
+            self.faults.append({"kind": "error", "remaining": int(count or 1), "code": int(code), "match": ""})
         self._manager = cluster_manager
         self.threads = []
         self.state = {"service_accounts": {}, "tokens": {}, "clusters": {}, "operations": {}}
@@ -393,13 +395,33 @@ class GkeEmulator:
         return info
 
     # ---- faults ------------------------------------------------------------------------------
-    def take_fault(self, path):
+    def take_fault(self, path, kinds=("error", "slow")):
+        """The next fault (a dict) for a request to ``path`` (or an operation type), or None."""
         with self.lock:
             for fault in self.faults:
-                if fault["remaining"] > 0 and fault.get("match", "") in path:
+                if fault.get("kind", "error") in kinds and fault["remaining"] > 0 \
+                        and fault.get("match", "") in path:
                     fault["remaining"] -= 1
-                    return fault["code"]
+                    return fault
         return None
+
+    @staticmethod
+    def parse_fault(body):
+        """A fault from the JSON body of ``POST /_emulator/faults`` (ValueError when wrong)."""
+        kind = body.get("kind", "error")
+        fault = {"kind": kind, "remaining": int(body.get("count", 1)), "match": body.get("match", "")}
+        if kind == "error":
+            fault["code"] = int(body.get("code", 503))
+        elif kind == "slow":
+            fault["delay"] = float(body["delay"])
+        elif kind == "operation":
+            fault["message"] = body.get("message") or "The operation failed (injected fault)."
+            fault["status"] = body.get("status", "RESOURCE_EXHAUSTED")
+            if fault["status"] not in RPC_CODE:
+                raise ValueError("status must be one of %s" % ", ".join(sorted(RPC_CODE)))
+        else:
+            raise ValueError("kind must be error, slow or operation")
+        return fault
 
     # ---- operations --------------------------------------------------------------------------
     def _self_link(self, path):
@@ -431,7 +453,10 @@ class GkeEmulator:
         if op is None:
             return
         error = None
+        fault = self.take_fault(op["operationType"], kinds=("operation",))
         try:
+            if fault:  # the operation ends with an error and changes nothing
+                raise ApiError(400, fault["message"], fault["status"])
             getattr(self, "_work_" + op["_work"]["kind"])(op)
         except ApiError as exc:
             error = {"code": RPC_CODE.get(exc.status, 2), "message": exc.message}
@@ -979,8 +1004,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        # read once: a request answered early (an injected fault) must not leave its body on the
+        # keep-alive connection, where it would be parsed as the next request line
+        if getattr(self, "_raw_body", None) is None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self._raw_body = self.rfile.read(length) if length else b""
+        return self._raw_body
 
     def _json_body(self):
         raw = self._body()
@@ -996,6 +1025,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         emu = self.emulator
+        self._raw_body = None
+        self._body()
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         try:
@@ -1013,8 +1044,11 @@ class _Handler(BaseHTTPRequestHandler):
             if path.startswith("/_emulator/"):
                 return self._admin(method, path[len("/_emulator/"):])
             if path.startswith("/v1/"):
-                code = emu.take_fault(path)
-                if code:
+                fault = emu.take_fault(path)
+                if fault and fault["kind"] == "slow":
+                    time.sleep(fault["delay"])
+                elif fault:
+                    code = fault["code"]
                     raise ApiError(code, "Quota exceeded (injected fault)." if code == 429
                                    else "The service is currently unavailable (injected fault).",
                                    headers={"Retry-After": "1"} if code == 429 else None)
@@ -1040,10 +1074,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"reset": True})
         if what == "faults" and method == "POST":
             body = self._json_body()
-            fault = {"remaining": int(body.get("count", 1)), "code": int(body.get("code", 503)),
-                     "match": body.get("match", "")}
+            try:
+                fault = emu.parse_fault(body)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ApiError(400, "bad fault: %s" % exc)
             with emu.lock:
                 emu.faults.append(fault)
+            return self._send(200, {"faults": emu.faults})
+        if what == "faults" and method == "DELETE":
+            with emu.lock:
+                emu.faults = []
+            return self._send(200, {"faults": []})
+        if what == "faults" and method == "GET":
             return self._send(200, {"faults": emu.faults})
         if what == "keys" and method == "POST":
             body = self._json_body()

@@ -215,3 +215,42 @@ def test_delays_default_to_the_environment(monkeypatch):
     monkeypatch.setenv("MESH_AWS_EMULATOR_UPDATE_DELAY", "soon")
     with pytest.raises(SystemExit, match="MESH_AWS_EMULATOR_UPDATE_DELAY='soon' is not a number"):
         aws_main.build_parser()
+
+
+def test_fault_slow_delays_the_answer(session, emu):
+    inject_fault(emu.endpoint_url, "eks", "ListClusters", count=1, kind="slow", delay=0.6)
+    client = c(session, emu, "eks", NO_RETRY)
+    started = time.monotonic()
+    client.list_clusters()
+    assert time.monotonic() - started >= 0.6
+    started = time.monotonic()
+    client.list_clusters()
+    assert time.monotonic() - started < 0.5
+
+
+def test_fault_failed_create_cluster_goes_failed_and_update_fails(session, emu, net):
+    eks = c(session, emu, "eks", NO_RETRY)
+    inject_fault(emu.endpoint_url, "eks", "CreateCluster", count=1, kind="failed")
+    eks.create_cluster(name="doomed", version="1.31", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    assert wait_status(lambda: eks.describe_cluster(name="doomed")["cluster"]["status"], "FAILED")
+    issues = eks.describe_cluster(name="doomed")["cluster"]["health"]["issues"]
+    assert "injected fault" in issues[0]["message"]
+    eks.create_cluster(name="fine", version="1.31", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    assert wait_status(lambda: eks.describe_cluster(name="fine")["cluster"]["status"], "ACTIVE")
+    inject_fault(emu.endpoint_url, "eks", "UpdateClusterVersion", count=1, kind="failed")
+    update = eks.update_cluster_version(name="fine", version="1.32")["update"]
+    assert wait_status(lambda: eks.describe_update(name="fine", updateId=update["id"])["update"]["status"], "Failed")
+    assert eks.describe_cluster(name="fine")["cluster"]["version"] == "1.31"
+    import urllib.error
+    with pytest.raises(urllib.error.HTTPError):  # only EKS operations that start work can fail later
+        inject_fault(emu.endpoint_url, "ec2", "DescribeVpcs", count=1, kind="failed")
+
+
+def test_runtime_delays(emu):
+    import urllib.request
+    req = urllib.request.Request(emu.endpoint_url + "/_sandbox/delays", method="POST",
+                                 data=json.dumps({"ready_delay": 0.4}).encode())
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert json.load(resp)["ready_delay"] == 0.4
+    assert emu.lifecycle.ready_delay == 0.4
+    emu.lifecycle.ready_delay = 0.3

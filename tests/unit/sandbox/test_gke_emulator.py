@@ -118,3 +118,17 @@ def test_local_cluster_names_are_dns_labels(run):
     run.wait_op(create(run, name="a" * 40).json())
     local = run.emu.state["clusters"]["p1/europe-west3-b/" + "a" * 40]["_local_name"]
     assert len(local) <= 40 and local.startswith("g-")
+
+
+def test_fault_kinds_slow_and_operation(run):
+    requests.post(run.url + "/_emulator/faults", json={"kind": "slow", "delay": 0.5, "count": 1, "match": "/clusters"})
+    started = time.monotonic()
+    assert run.session.get(run.api("clusters")).status_code == 200
+    assert time.monotonic() - started >= 0.5
+    resp = requests.post(run.url + "/_emulator/faults", json={"kind": "operation", "match": "CREATE_CLUSTER",
+                                                                "message": "no capacity (injected)"})
+    assert resp.status_code == 200
+    done = run.wait_op(create(run, name="opfail").json())
+    assert done["error"]["message"] == "no capacity (injected)" and done["error"]["code"] == 8
+    assert run.session.get(run.api("clusters/opfail")).json()["status"] == "ERROR"
+    assert requests.post(run.url + "/_emulator/faults", json={"kind": "nope"}).status_code == 400

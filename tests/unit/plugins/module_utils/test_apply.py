@@ -109,6 +109,10 @@ class FakeKube(object):
         self.dynamic = type("D", (), {})()
         self.dynamic.resources = FakeResources(FakeResource(self.store, self.log))
 
+    @staticmethod
+    def call_raw(fn, idempotent=True, what=None, convert=False):
+        return fn()
+
 
 def test_apply_actions_and_check_mode():
     kube = FakeKube()
