@@ -15,7 +15,9 @@ Requests, 500/502/503/504) are retried through ``retry.retry_call`` with
 jittered backoff for up to ``retry_budget(request_timeout)`` seconds (twice the
 request timeout): discovery, reads, server-side applies, patches and deletes
 always; creates only when the request cannot have reached the server
-(connection refused, 429, 503), so a retried create never runs twice.
+(connection refused, 429, 503), so a retried create never runs twice. A 401/403
+is retried only while the server's ``/readyz`` does not answer 200 (a restarted
+API server denies requests until its authenticators and RBAC caches sync).
 
 The deprecated ``openshift`` package is not used: it only wraps
 ``kubernetes.dynamic`` (see docs/decisions.md).
@@ -229,6 +231,11 @@ def _refused(chain):
     return False
 
 
+def _status_of(exc):
+    status = exc.status if isinstance(exc, KubeError) else getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
 def is_transient(exc, idempotent=True):
     """Whether ``exc`` is worth retrying: the server was unreachable or answered 429/5xx.
 
@@ -300,13 +307,30 @@ class KubeClient(object):
             tries[0] += 1
             self.retries += 1
 
+        def transient(exc):
+            # 401/403 from an API server that is still starting (its authenticators and RBAC
+            # caches not synced) is transient; from a ready one it is a real denial, final.
+            if _status_of(exc) in (401, 403):
+                return not self.server_ready()
+            return is_transient(exc, idempotent)
+
         try:
-            return retry_call(fn, lambda exc: is_transient(exc, idempotent), timeout=self.retry_timeout,
+            return retry_call(fn, transient, timeout=self.retry_timeout,
                               base=0.5, cap=5.0, on_retry=on_retry)
         except Exception as exc:  # pylint: disable=broad-except
             if not convert:
                 raise
             raise self.explain(exc, what, tries[0], time.monotonic() - started)
+
+    def server_ready(self):
+        """Whether ``/readyz`` answers 200 (anything else, including no answer, is "not ready")."""
+        try:
+            resp = self.api.call_api("/readyz", "GET", auth_settings=["BearerToken"],
+                                     _preload_content=False, _request_timeout=5)
+            status = resp[1] if isinstance(resp, tuple) else getattr(resp, "status", None)
+            return status == 200
+        except Exception:  # pylint: disable=broad-except
+            return False
 
     def explain(self, exc, what=None, retries=0, elapsed=0.0):
         """``explain`` plus the operation and, after retries, how long they went on."""

@@ -105,6 +105,7 @@ def test_call_raw_gives_up_after_the_budget_with_a_clear_message(monkeypatch):
 
 def test_call_raw_does_not_retry_final_errors(monkeypatch):
     client, dummy = _client(monkeypatch)
+    client.server_ready = lambda: True   # a 403 from a ready API server is a real denial
     calls = []
 
     def fn():
@@ -133,3 +134,31 @@ def test_call_retries_create_only_when_not_processed(monkeypatch):
         client.call(functools.partial(create, Resource()), namespace="ns", name="s")
     assert len(calls) == 1
     assert info.value.msg.startswith("create Secret ns/s: the API server https://127.0.0.1:6443 answered 500")
+
+
+def test_call_raw_retries_a_denial_while_the_server_is_not_ready(monkeypatch):
+    """A restarted API server answers 401/403 until its authenticators and RBAC caches sync."""
+    client, dummy = _client(monkeypatch)
+    ready = [False, False, True]
+    client.server_ready = lambda: ready.pop(0)
+    outcomes = [_status(403), _status(401), "ok"]
+
+    def fn():
+        out = outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    assert client.call_raw(fn) == "ok"
+    assert client.retries == 2 and ready == [True]
+
+
+def test_server_ready_is_false_without_an_answer(monkeypatch):
+    client, dummy = _client(monkeypatch)
+
+    class Api(object):
+        def call_api(self, *args, **kwargs):
+            raise _refused()
+
+    client.api = Api()
+    assert client.server_ready() is False
