@@ -34,7 +34,7 @@ attributes:
     description: Every write is sent as a server-side dry run (C(dryRun=All)); nothing is persisted.
       Objects whose namespace or CRD would be created by the same run are predicted as created.
       A cluster without the C(istio-system/cacerts) Secret (which M(multicloud.mesh.mesh_ca), in check mode,
-      only predicts) is not an error in check mode: the install is predicted, with a warning and
+      only predicts) is not an error in check mode; the install is predicted, with a warning and
       RV(clusters.cacerts_missing=true).
   diff_mode:
     support: full

@@ -1,9 +1,12 @@
 """Print (JSON) what the mesh stages create, per cluster of the sandbox home: the test asserts that a
-check run left it unchanged. Usage: cluster_state.py KUBECONFIG_DIR HOST..."""
+check run left it unchanged. Reads each cluster with its admin kubeconfig in $MESH_SANDBOX_HOME/clusters
+(the inventory's token kubeconfigs expire after 15 minutes on EKS). Usage: cluster_state.py HOST...
+(the EKS emulator names the local cluster after the host, the GKE emulator g-<hash>-<host>)."""
 import json
 import sys
 
 from kubernetes import client, config
+from meshsandbox.clusters import ClusterManager
 
 
 def state(path):
@@ -23,4 +26,12 @@ def state(path):
     return out
 
 
-print(json.dumps(dict((host, state("%s/%s" % (sys.argv[1], host))) for host in sys.argv[2:]), sort_keys=True))
+def admin_kubeconfig(host, clusters):
+    found = [c["admin_kubeconfig"] for c in clusters if c["name"] == host or c["name"].endswith("-" + host)]
+    if len(found) != 1:
+        sys.exit("no single sandbox cluster for %s among %s" % (host, [c["name"] for c in clusters]))
+    return found[0]
+
+
+CLUSTERS = ClusterManager().list()
+print(json.dumps(dict((host, state(admin_kubeconfig(host, CLUSTERS))) for host in sys.argv[1:]), sort_keys=True))

@@ -15,7 +15,7 @@ it_init playbooks-check
 it_need_istioctl   # the check run renders Istio with the sandbox's istioctl build
 cd "$REPO"
 
-state() { "$PY" "$HERE/cluster_state.py" "$MESH_SANDBOX_HOME/kubeconfigs" mesh-1 mesh-2; }
+state() { "$PY" "$HERE/cluster_state.py" mesh-1 mesh-2; }
 recap_changed_all() {  # both mesh hosts predict changes, none failed
     local recap h; recap=$(sed -n '/^PLAY RECAP/,$p' "$1")
     for h in mesh-1 mesh-2; do
