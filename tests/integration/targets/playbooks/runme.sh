@@ -54,7 +54,8 @@ run lb "$HERE/lb.yml" "$@" || fail "lb.yml failed"
 step "verify.yml (postcard check forced on, against a local stand-in for the greeter's page)"
 "$PY" "$HERE/postcard_page.py" "$LOGS/page.port" "All good in cluster 2." &
 page_pid=$!
-trap 'rc=$?; kill "$page_pid" 2>/dev/null || true; (exit $rc); it_clouds_down' EXIT
+page_down() { local rc=$?; kill "$page_pid" 2>/dev/null || true; (exit "$rc"); it_clouds_down; }
+trap page_down EXIT
 for _ in $(seq 300); do [ -s "$LOGS/page.port" ] && break; sleep 0.1; done
 [ -s "$LOGS/page.port" ] || fail "postcard_page.py did not start"
 page="http://127.0.0.1:$(cat "$LOGS/page.port")"
