@@ -33,6 +33,9 @@ attributes:
     support: full
     description: Every write is sent as a server-side dry run (C(dryRun=All)); nothing is persisted.
       Objects whose namespace or CRD would be created by the same run are predicted as created.
+      A cluster without the C(istio-system/cacerts) Secret (which M(multicloud.mesh.mesh_ca), in check mode,
+      only predicts) is not an error in check mode; the install is predicted, with a warning and
+      RV(clusters.cacerts_missing=true).
   diff_mode:
     support: full
     description: Returns the objects before and after per cluster; Secret data is redacted.
@@ -138,6 +141,8 @@ options:
         C(ca-cert.pem), C(ca-key.pem), C(root-cert.pem) and C(cert-chain.pem), or when the clusters'
         root certificates differ. Set V(false) only to let istiod use a self-signed CA per cluster
         (the clusters then do not trust each other).
+      - In check mode a missing Secret is only warned about (an earlier task of the same check run, such
+        as M(multicloud.mesh.mesh_ca), would create it); an incomplete one or different roots still fail.
     type: bool
     default: true
   state:
@@ -255,6 +260,11 @@ clusters:
         list of changed objects.
       type: dict
       sample: {counts: {created: 3, unchanged: 90}, changed: ["Secret/istio-system/istio-remote-secret-b created"]}
+    cacerts_missing:
+      description: Check mode only - V(true) when the cluster has no C(istio-system/cacerts) Secret yet (the
+        install is predicted anyway, with a warning; a real run would fail without it).
+      type: bool
+      sample: false
 istioctl:
   description: Path and sha256 of the istioctl that rendered the manifests.
   returned: always
@@ -319,6 +329,8 @@ def main():
     try:
         installer = MeshInstaller(params, connect=connect, check_mode=module.check_mode, diff=module._diff)
         installer.prepare()
+        for warning in installer.warnings:
+            module.warn(warning)
         if params["state"] == "present":
             installer.install()
         else:

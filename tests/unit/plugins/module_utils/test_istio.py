@@ -293,6 +293,33 @@ def test_prepare_checks_before_writing(tmp_path, monkeypatch):
     assert FakeApplier.writes == []
 
 
+def test_prepare_in_check_mode_predicts_without_cacerts(tmp_path, monkeypatch):
+    """Check mode cannot see the cacerts an earlier task (mesh_ca) would create: warn, do not fail."""
+    cl = [{"name": "a", "network": "n1", "kubeconfig": "ka"}, {"name": "b", "network": "n2", "kubeconfig": "kb"}]
+    inst, digest = installer(tmp_path, cl)
+    monkeypatch.setitem(istio.ISTIOCTL_SHA256, "1.30.4", {istio.platform(): [digest]})
+    inst.check_mode = True
+    FakeApplier.secrets = {"ka": cacerts(), "kb": None}
+    FakeApplier.writes = []
+    inst.prepare()
+    assert [r.cacerts_missing for r in inst.runs] == [False, True]
+    assert len(inst.warnings) == 1 and "cluster b has no Secret istio-system/cacerts" in inst.warnings[0]
+    assert FakeApplier.writes == []
+    # an incomplete Secret or different roots still fail in check mode
+    inst, digest = installer(tmp_path, cl)
+    inst.check_mode = True
+    FakeApplier.secrets = {"ka": cacerts(), "kb": {"data": {"ca-cert.pem": "x"}}}
+    with pytest.raises(istio.IstioError) as err:
+        inst.prepare()
+    assert "without ca-key.pem" in err.value.msg
+    inst, digest = installer(tmp_path, cl)
+    inst.check_mode = True
+    FakeApplier.secrets = {"ka": cacerts(), "kb": cacerts("b3RoZXI=")}
+    with pytest.raises(istio.IstioError) as err:
+        inst.prepare()
+    assert "different root certificates" in err.value.msg
+
+
 def test_prepare_rejects_unknown_version_before_connecting(tmp_path):
     calls = []
     params = {"mesh_id": "m", "clusters": [{"name": "a", "network": "n1", "kubeconfig": "ka"}], "networks": None,
