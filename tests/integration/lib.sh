@@ -4,7 +4,7 @@
 #   emptied), LOGS, PYTHONPATH, ANSIBLE_COLLECTIONS_PATH; checks the collection link.
 # it_need_istioctl: fails (builds nothing) unless the sandbox's istioctl build exists.
 # it_clouds_up: starts the cloud emulators (`meshsandbox clouds up`), sources their env.sh and
-#   installs an EXIT trap that stops emulators and clusters (keeping the exit code).
+#   installs an EXIT trap (reached on TERM/INT too) that stops emulators and clusters (keeping the exit code).
 # step / fail / run LOG ARGS... (ansible-playbook, output kept in $LOGS/LOG.log and echoed)
 # recap_changed_zero LOGFILE / emulator_clusters (names of the clusters both emulators hold)
 # shellcheck shell=bash
@@ -44,6 +44,8 @@ it_clouds_down() {
 
 it_clouds_up() {
     trap it_clouds_down EXIT
+    trap 'exit 143' TERM   # a killed test (e.g. by timeout) still runs the EXIT trap: nothing left running
+    trap 'exit 130' INT
     "$PY" -m meshsandbox clouds up "$@"
     # shellcheck disable=SC1091
     . "$MESH_SANDBOX_HOME/clouds/env.sh"
