@@ -178,10 +178,18 @@ def playbook(env, inventory, mode, out, log_path):
                    ANSIBLE_CALLBACKS_ENABLED="bench_stages", BENCH_STAGES_OUT=out, BENCH_STAGES_PROBE="1")
     start = time.time()
     with open(log_path, "w", encoding="utf-8") as handle:
-        res = subprocess.run(cmd, cwd=ROOT, env=run_env, stdout=handle, stderr=subprocess.STDOUT, check=False)
+        # its own session: a stopped benchmark stops ansible-playbook and its forks (their group)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=run_env, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            returncode = proc.wait()
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+            raise
     elapsed = time.time() - start
-    if res.returncode != 0 or not os.path.exists(out):
-        raise RuntimeError("site.yml (%s) failed (rc=%d); log %s" % (mode, res.returncode, log_path))
+    if returncode != 0 or not os.path.exists(out):
+        raise RuntimeError("site.yml (%s) failed (rc=%d); log %s" % (mode, returncode, log_path))
     with open(out, encoding="utf-8") as handle:
         timing = json.load(handle)
     summary = summarize(timing)
