@@ -1,11 +1,15 @@
 # multicloud.mesh — the two commands of the README are `make demo` and `make test`.
-.PHONY: demo teardown test bootstrap sanity lint units integration molecule sandbox-up sandbox-down sandbox-status clean
+.PHONY: demo teardown test bench bootstrap sanity lint units integration molecule sandbox-up sandbox-down sandbox-status clean
 
 demo:            ## site.yml then verify.yml on the local sandbox (installs what it needs)
 	bash scripts/demo.sh
 
 test:            ## sanity, unit and integration tests (what .ci/run runs)
 	bash scripts/test.sh
+
+# benchmarks/README.md: BENCH_ARGS="--clusters 2,4 --delay 10 --modes parallel" or "--quick"
+bench:           ## site.yml timings for 2/4/8 clusters, parallel vs sequential (benchmarks/results/)
+	bash scripts/bootstrap.sh && .venv/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 bootstrap:       ## venv, collection dependencies, sandbox binaries
 	bash scripts/bootstrap.sh

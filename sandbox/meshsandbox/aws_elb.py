@@ -24,6 +24,7 @@ TAG_SERVICE = "kubernetes.io/service-name"
 TAG_DNS_NAME = "sandbox.multicloud.mesh/dns-name"
 _known = {}
 _KNOWN_TTL = 15.0
+SANDBOX_AGENT = "meshsandbox-lb-controller"
 
 
 def _clients(endpoint_url, region, credentials_file):
@@ -34,9 +35,12 @@ def _clients(endpoint_url, region, credentials_file):
     session = boto3.session.Session(aws_access_key_id=section["aws_access_key_id"],
                                     aws_secret_access_key=section["aws_secret_access_key"],
                                     region_name=region)
-    return (session.client("elb", endpoint_url=endpoint_url),
-            session.client("ec2", endpoint_url=endpoint_url),
-            session.client("eks", endpoint_url=endpoint_url))
+    # the emulator counts these calls apart from the client's (aws_emulator.SANDBOX_AGENT)
+    from botocore.config import Config
+    config = Config(user_agent_extra=SANDBOX_AGENT)
+    return (session.client("elb", endpoint_url=endpoint_url, config=config),
+            session.client("ec2", endpoint_url=endpoint_url, config=config),
+            session.client("eks", endpoint_url=endpoint_url, config=config))
 
 
 def find_service_elb(elb, cluster, service_ns, service_name):

@@ -6,7 +6,8 @@ One process serves, on one port:
     and that can inject faults (ThrottlingException / 5xx) into the next N calls of an operation;
   * ``/_sandbox/eks/token-review/<cluster>``: the Kubernetes token webhook of each EKS cluster's
     real local API server (TokenReview in, user out);
-  * ``/_sandbox/faults`` and ``/_sandbox/status``: control endpoints for tests.
+  * ``/_sandbox/faults``, ``/_sandbox/status`` and ``/_sandbox/stats`` (request counts by
+    ``service:Operation``, ``DELETE`` resets them): control endpoints for tests and benchmarks.
 
 EKS clusters get a real local API server through ``meshsandbox.clusters.ClusterManager``; see
 aws_eks_ext.py for the moto extensions. Start with ``python -m meshsandbox aws-emulator``
@@ -28,8 +29,9 @@ import time
 import uuid
 from urllib.parse import parse_qs
 
-from . import aws_eks_ext
+from . import aws_eks_ext, aws_elb
 from .paths import write_private
+from .stats import RequestCounter
 from .aws_sigv4 import (
     SignatureError,
     parse_authorization,
@@ -205,6 +207,7 @@ class EmulatorApp:
         method = environ["REQUEST_METHOD"]
         match = re.match(r"^eks/token-review/([^/]+)$", path)
         if match and method == "POST":
+            self.emulator.stats.count("webhook:token-review")
             review = self.emulator.token_review(match.group(1), body)
             return self._json(start_response, "200 OK", review)
         if path == "faults":
@@ -240,6 +243,10 @@ class EmulatorApp:
                     k: getattr(lifecycle, k) for k in ("ready_delay", "update_delay", "delete_delay")})
         if path == "status" and method == "GET":
             return self._json(start_response, "200 OK", self.emulator.status())
+        if path == "stats" and method in ("GET", "DELETE"):
+            if method == "DELETE":
+                self.emulator.stats.clear()
+            return self._json(start_response, "200 OK", self.emulator.stats.snapshot())
         return self._json(start_response, "404 Not Found", {"error": "no such control path"})
 
     # ------------------------------------------------------------------ WSGI
@@ -263,6 +270,10 @@ class EmulatorApp:
         except SignatureError:
             pass
         json_protocol = bool(environ.get("HTTP_X_AMZ_TARGET"))
+        operation = self._operation(service, environ, body)
+        # the sandbox's LB controller mirrors ELBs (aws_elb.py): counted apart, not the client's calls
+        sandbox = aws_elb.SANDBOX_AGENT in environ.get("HTTP_USER_AGENT", "")
+        self.emulator.stats.count("%s%s:%s" % ("sandbox:" if sandbox else "", service, operation))
         if self.emulator.verify_signatures:
             try:
                 self.emulator.verify_request(environ, body)
@@ -275,7 +286,6 @@ class EmulatorApp:
                     code = "UnrecognizedClientException"
                 return self._error(start_response, service, code, err.message, 403, json_protocol)
 
-        operation = self._operation(service, environ, body)
         fault, delay = self.emulator.faults.take(service, operation)
         if fault == "slow":
             time.sleep(delay)
@@ -320,6 +330,7 @@ class AWSEmulator:
         self.token_max_age = token_max_age
         self.honour_token_expires = honour_token_expires
         self.faults = FaultInjector()
+        self.stats = RequestCounter()
         self._cluster_manager = cluster_manager
         self._cm_lock = threading.Lock()
         self._server = None

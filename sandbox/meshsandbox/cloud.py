@@ -12,7 +12,14 @@ key, and writes ``<home>/clouds/env.sh`` (0600) with what AWX credentials would 
 through the emulators like a user would against real clouds; every cluster an emulator creates
 is a real local control plane (``ClusterManager``) under the same sandbox home.
 
-``up`` is idempotent: emulators that run (pid + command line + answering HTTP) are kept.
+``up --provision-delay S`` sets how long creates and updates stay in progress (AWS
+``--ready-delay``/``--update-delay``, the GKE emulator's delay of every operation) and
+``--delete-delay S`` AWS deletes (benchmarks use them as a stand-in for the clouds' provisioning
+time); without them the emulators' defaults apply (AWS 2 s / 1 s, GKE 1 s or
+``MESH_GKE_EMULATOR_DELAY``).
+
+``up`` is idempotent: emulators that run (pid + command line + answering HTTP) are kept (an
+emulator kept with other delays than asked is an error: ``clouds down`` first).
 ``down`` stops exactly the processes ``up`` recorded (pid checked against the command line): the
 GKE emulator's clusters are deleted first (``/_emulator/reset``, service accounts kept), the AWS
 emulator takes its clusters down on SIGTERM (its state is in memory). So, like deleting cloud
@@ -66,7 +73,11 @@ def _answers(url):
 class Clouds:
     """The two emulator processes of one sandbox home."""
 
-    def __init__(self, home=None):
+    def __init__(self, home=None, provision_delay=None, delete_delay=None):
+        for option, value in (("--provision-delay", provision_delay), ("--delete-delay", delete_delay)):
+            if value is not None and not 0 <= value <= 3600:
+                raise CloudError("%s must be between 0 and 3600 seconds, got %s" % (option, value))
+        self.delays = {"provision": provision_delay, "delete": delete_delay}
         self.home = os.path.abspath(home or sandbox_home())
         self.dir = os.path.join(self.home, "clouds")
         self.state_file = os.path.join(self.dir, "state.json")
@@ -102,10 +113,17 @@ class Clouds:
     # ---------------------------------------------------------------- up
     def _command(self, cloud, port):
         py = sys.executable
+        provision, delete = self.delays["provision"], self.delays["delete"]
         if cloud == "aws":
-            return [py, "-m", "meshsandbox", "aws-emulator", "--port", str(port), "--home", self.home]
-        return [py, "-m", "meshsandbox", "gke-emulator", "--port", str(port),
-                "--state-dir", os.path.join(self.home, "gke-emulator"), "--clusters", "real"]
+            cmd = [py, "-m", "meshsandbox", "aws-emulator", "--port", str(port), "--home", self.home]
+            if provision is not None:
+                cmd += ["--ready-delay", str(provision), "--update-delay", str(provision)]
+            if delete is not None:
+                cmd += ["--delete-delay", str(delete)]
+            return cmd
+        cmd = [py, "-m", "meshsandbox", "gke-emulator", "--port", str(port),
+               "--state-dir", os.path.join(self.home, "gke-emulator"), "--clusters", "real"]
+        return cmd + (["--delay", str(provision)] if provision is not None else [])
 
     def _start(self, cloud, previous):
         port = (previous or {}).get("port")
@@ -123,6 +141,7 @@ class Clouds:
             proc = subprocess.Popen(self._command(cloud, port), stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, cwd=REPO, env=env, start_new_session=True)
         entry = {"pid": proc.pid, "port": port, "url": "http://127.0.0.1:%d" % port, "log": log_path,
+                 "delays": self.delays,
                  "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         deadline = time.time() + START_TIMEOUT
         while time.time() < deadline:
@@ -188,6 +207,12 @@ class Clouds:
         for cloud in CLOUDS:
             entry = state.get(cloud)
             if self._running(cloud, entry):
+                asked = {k: v for k, v in self.delays.items() if v is not None}
+                kept = {k: v for k, v in (entry.get("delays") or {}).items() if k in asked}
+                if asked != kept:
+                    raise CloudError("the %s emulator (pid %d) runs with delays %s, not %s: run 'clouds down' "
+                                     "first, or 'clouds up' without --provision-delay/--delete-delay"
+                                     % (cloud, entry["pid"], entry.get("delays") or "default", asked))
                 continue
             if entry and entry.get("pid") and pid_alive(entry["pid"], self._marker(cloud, entry["port"])):
                 # runs but does not answer: replace exactly that process
@@ -265,9 +290,16 @@ def main(argv):
     parser.add_argument("--home", default=None, help="sandbox home (default $MESH_SANDBOX_HOME or .cache/sandbox)")
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--provision-delay", type=float, default=None, metavar="S",
+                        help="up: seconds creates/updates stay in progress (AWS --ready-delay and --update-delay, "
+                             "GKE every operation); default: the emulators' own (2 s AWS, 1 s GKE)")
+    parser.add_argument("--delete-delay", type=float, default=None, metavar="S",
+                        help="up: seconds AWS deletes stay in progress (default 1)")
     args = parser.parse_args(argv)
-    clouds = Clouds(args.home)
+    if args.action != "up" and (args.provision_delay is not None or args.delete_delay is not None):
+        parser.error("--provision-delay/--delete-delay go with 'up' only")
     try:
+        clouds = Clouds(args.home, args.provision_delay, args.delete_delay)
         if args.action == "up":
             t0 = time.time()
             result = clouds.up()

@@ -125,6 +125,28 @@ class ClusterManager:
                 out.append(info)
         return out
 
+    def processes(self, name):
+        """{component: pid} of the running processes of cluster ``name`` (its local istiod too)."""
+        state = self._load(name)
+        if state is None:
+            return {}
+        out = {c: p for c, p in state.get("pids", {}).items() if p and pid_alive(p, state["dir"])}
+        try:
+            with open(os.path.join(state["dir"], "istiod", "state.json")) as handle:
+                pid = json.load(handle).get("pid")
+        except (OSError, ValueError):
+            pid = None
+        if pid and pid_alive(pid, state["admin_kubeconfig"]):
+            out["istiod"] = pid
+        return out
+
+    def admin_tls(self, name):
+        """(ca.crt, admin.crt, admin.key) paths of cluster ``name`` (client certificate in system:masters)."""
+        state = self._load(name)
+        if state is None:
+            raise SandboxError("no sandbox cluster named %r" % name)
+        return state["pki"]["ca.crt"], state["pki"]["admin.crt"], state["pki"]["admin.key"]
+
     # ---- up ----------------------------------------------------------------
     def up(self, name, flavor="plain", webhook_url=None, nodes=2, wait_timeout=120, extra_env=None):
         """Start (or recover) cluster ``name``; idempotent. Returns its info dict."""

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from .paths import write_private
+from .stats import RequestCounter
 
 LOG = logging.getLogger("meshsandbox.gke_emulator")
 
@@ -293,6 +294,7 @@ class GkeEmulator:
             code, dummy, count = item.partition(":")
             self.faults.append({"kind": "error", "remaining": int(count or 1), "code": int(code), "match": ""})
         self._manager = cluster_manager
+        self.stats = RequestCounter()  # GET /_emulator/stats (meshsandbox.stats)
         self.threads = []
         self.state = {"service_accounts": {}, "tokens": {}, "clusters": {}, "operations": {}}
         self._load()
@@ -985,6 +987,22 @@ class GkeEmulator:
 # HTTP
 # ---------------------------------------------------------------------------------------------
 
+_NAMED = {"projects", "locations", "zones", "clusters", "nodePools", "operations", "serviceAccounts"}
+
+
+def request_key(method, path):
+    """``POST /v1/projects/p/locations/l/clusters`` -> the same with ``{name}`` for each name."""
+    if path in ("/tokenreview",):
+        return "webhook:token-review"
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        if parts[i - 1] in _NAMED and parts[i]:
+            name, colon, verb = parts[i].partition(":")
+            if name:
+                parts[i] = "{name}" + colon + verb
+    return "%s %s" % (method, "/".join(parts))
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "ESF"
     protocol_version = "HTTP/1.1"
@@ -1029,6 +1047,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._body()
         url = urllib.parse.urlsplit(self.path)
         path = url.path
+        if not path.startswith("/_emulator/"):
+            emu.stats.count(request_key(method, path))
         try:
             if path == "/token" and method == "POST":
                 form = urllib.parse.parse_qs(self._body().decode())
@@ -1092,6 +1112,10 @@ class _Handler(BaseHTTPRequestHandler):
             project = body.get("project") or "mesh-project"
             key = emu.create_key(project, body.get("account") or "mesh-deployer", body.get("projects"))
             return self._send(200, key)
+        if what == "stats" and method in ("GET", "DELETE"):
+            if method == "DELETE":
+                emu.stats.clear()
+            return self._send(200, emu.stats.snapshot())
         if what == "delay" and method == "POST":
             emu.delay = float(self._json_body().get("delay", emu.delay))
             return self._send(200, {"delay": emu.delay})
