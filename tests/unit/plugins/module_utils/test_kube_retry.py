@@ -60,6 +60,16 @@ class Clock(object):
         self.now += seconds
 
 
+def _sequence(outcomes):
+    """A call that raises or returns each of ``outcomes`` in turn."""
+    def fn():
+        out = outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return out
+    return fn
+
+
 def _client(monkeypatch, request_timeout=5):
     clock = Clock()
     monkeypatch.setattr(kube.time, "monotonic", clock)
@@ -75,14 +85,7 @@ def _client(monkeypatch, request_timeout=5):
 
 def test_call_raw_retries_until_the_server_is_back(monkeypatch):
     client, clock = _client(monkeypatch)
-    outcomes = [_refused(), _refused(), _status(503), "ok"]
-
-    def fn():
-        out = outcomes.pop(0)
-        if isinstance(out, Exception):
-            raise out
-        return out
-
+    fn = _sequence([_refused(), _refused(), _status(503), "ok"])
     assert client.call_raw(fn) == "ok"
     assert client.retries == 3 and clock.now <= client.retry_timeout
 
@@ -141,14 +144,7 @@ def test_call_raw_retries_a_denial_while_the_server_is_not_ready(monkeypatch):
     client, dummy = _client(monkeypatch)
     ready = [False, False, True]
     client.server_ready = lambda: ready.pop(0)
-    outcomes = [_status(403), _status(401), "ok"]
-
-    def fn():
-        out = outcomes.pop(0)
-        if isinstance(out, Exception):
-            raise out
-        return out
-
+    fn = _sequence([_status(403), _status(401), "ok"])
     assert client.call_raw(fn) == "ok"
     assert client.retries == 2 and ready == [True]
 
