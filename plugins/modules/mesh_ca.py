@@ -504,6 +504,7 @@ def _view(info):
     keys = ("subject", "serial", "not_after", "fingerprint")
     return dict((k, info.get(k)) for k in keys) if info else None
 
+
 TRUST_DOMAIN_RE = re.compile(r"^[a-z0-9._-]{1,255}$")  # the SPIFFE ID standard's trust domain characters
 
 

@@ -395,8 +395,8 @@ class ClusterManager:
             self._save(state)
         started = time.time()
         self._wait_component(state, component, proc, wait_timeout)
-        log("%s: %s restarted (down %.1fs, ready %.1fs after start)" % (name, component, started - stopped,
-                                                                       time.time() - started))
+        log("%s: %s restarted (down %.1fs, ready %.1fs after start)"
+            % (name, component, started - stopped, time.time() - started))
         return {"name": name, "component": component, "pid": proc.pid, "stopped": stopped,
                 "started": started, "ready": time.time()}
 

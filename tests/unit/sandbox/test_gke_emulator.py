@@ -125,8 +125,8 @@ def test_fault_kinds_slow_and_operation(run):
     started = time.monotonic()
     assert run.session.get(run.api("clusters")).status_code == 200
     assert time.monotonic() - started >= 0.5
-    resp = requests.post(run.url + "/_emulator/faults", json={"kind": "operation", "match": "CREATE_CLUSTER",
-                                                                "message": "no capacity (injected)"})
+    resp = requests.post(run.url + "/_emulator/faults",
+                         json={"kind": "operation", "match": "CREATE_CLUSTER", "message": "no capacity (injected)"})
     assert resp.status_code == 200
     done = run.wait_op(create(run, name="opfail").json())
     assert done["error"]["message"] == "no capacity (injected)" and done["error"]["code"] == 8

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Scan what a sandbox run printed and wrote for key material; exit 1 on a hit outside a 0600 file.
 
 Needles (exact values, collected from the run's sandbox): the AWS secret access key and session
