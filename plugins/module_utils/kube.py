@@ -17,7 +17,8 @@ request timeout): discovery, reads, server-side applies, patches and deletes
 always; creates only when the request cannot have reached the server
 (connection refused, 429, 503), so a retried create never runs twice. A 401/403
 is retried only while the server's ``/readyz`` does not answer 200 (a restarted
-API server denies requests until its authenticators and RBAC caches sync).
+API server denies requests until its authenticators and RBAC caches sync), and so is
+a kind missing from discovery (a starting server may not list its CRDs yet).
 
 The deprecated ``openshift`` package is not used: it only wraps
 ``kubernetes.dynamic`` (see docs/decisions.md).
@@ -309,8 +310,9 @@ class KubeClient(object):
 
         def transient(exc):
             # 401/403 from an API server that is still starting (its authenticators and RBAC
-            # caches not synced) is transient; from a ready one it is a real denial, final.
-            if _status_of(exc) in (401, 403):
+            # caches not synced) is transient; from a ready one it is a real denial, final. The
+            # same for a kind missing from discovery: a starting server may not list CRDs yet.
+            if _status_of(exc) in (401, 403) or exc.__class__.__name__ == "ResourceNotFoundError":
                 return not self.server_ready()
             return is_transient(exc, idempotent)
 

@@ -158,3 +158,26 @@ def test_server_ready_is_false_without_an_answer(monkeypatch):
 
     client.api = Api()
     assert client.server_ready() is False
+
+
+class ResourceNotFoundError(Exception):
+    """Stands for kubernetes.dynamic.exceptions.ResourceNotFoundError (matched by class name)."""
+
+
+def test_call_raw_retries_a_missing_kind_only_while_the_server_is_not_ready(monkeypatch):
+    client, dummy = _client(monkeypatch)
+    ready = [False, True]
+    client.server_ready = lambda: ready.pop(0)
+    fn = _sequence([ResourceNotFoundError("ServiceEntry"), "resource"])
+    assert client.call_raw(fn) == "resource" and client.retries == 1
+    # from a ready server a missing kind is final at once (the CRD is not installed)
+    client.server_ready = lambda: True
+    calls = []
+
+    def missing():
+        calls.append(1)
+        raise ResourceNotFoundError("ServiceEntry")
+
+    with pytest.raises(ResourceNotFoundError):
+        client.call_raw(missing)
+    assert len(calls) == 1
