@@ -475,7 +475,8 @@ class ServiceEntryRun(object):
         except ServiceEntryError as exc:
             problems.append(exc.msg)
         modes = [p.get("dns")] + [c.get("dns") for c in p.get("consumers") or []]
-        if "kube_dns_stub" in modes and not p.get("dns_nameservers"):
+        # (removing a link needs no nameservers: absent only takes out the module's own stub lines)
+        if "kube_dns_stub" in modes and not p.get("dns_nameservers") and p.get("state", "present") == "present":
             problems.append("dns=kube_dns_stub needs dns_nameservers (the DNS servers that answer for .%s names)"
                             % self.suffix)
         if problems:
