@@ -55,8 +55,11 @@ class Needles:
         if "PRIVATE KEY-----" in value:
             for line in pem_lines(value):
                 self.items[line.encode()] = label + " (PEM line)"
+            # the middle of the encoded key: its start encodes the PEM header and the DER prefix,
+            # which every key of a type shares (a needle there matched any P-256 key)
             b64 = base64.b64encode(value.encode()).decode()
-            self.items[b64[8:88].encode()] = label + " (base64)"
+            mid = len(b64) // 2
+            self.items[b64[mid - 40:mid + 40].encode()] = label + " (base64)"
             return
         if len(value) < 16:
             return
