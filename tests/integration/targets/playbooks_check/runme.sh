@@ -35,6 +35,20 @@ expect() {  # LOG PATTERN WHAT
     grep -qE -- "$2" "$LOGS/$1.log" || fail "$1: $3 (no '$2' in the output)"
 }
 
+# check_run LOG LABEL ARGS...: site.yml --check --diff, timed; every host must predict a change
+check_run() {
+    local name=$1 label=$2 t; shift 2
+    t=$(date +%s)
+    run "$name" playbooks/site.yml --check --diff "$@" || fail "$label site.yml --check --diff failed"
+    echo "$label check run: $(( $(date +%s) - t ))s"
+    recap_changed_all "$LOGS/$name.log"
+}
+# unchanged_since STATE LABEL: the clusters are as they were before the check run
+unchanged_since() {
+    local after; after=$(state)
+    [ "$after" = "$1" ] || fail "$2 check mode changed the clusters: before $1, after $after"
+}
+
 step "clouds up"
 it_clouds_up
 
@@ -47,18 +61,14 @@ grep -q '"istio_crds": \[\], "istio_system_deployments": \[\], "istio_system_sec
     || fail "the clusters already hold mesh objects: $before"
 
 step "(A) site.yml --check --diff on clusters without the mesh"
-t=$(date +%s)
-run checkA playbooks/site.yml --check --diff "$@" || fail "(A) site.yml --check --diff failed"
-echo "(A) check run: $(( $(date +%s) - t ))s"
-recap_changed_all "$LOGS/checkA.log"
+check_run checkA "(A)" "$@"
 task_changed checkA "multicloud.mesh.mesh_ca : Mesh CA for every cluster, once" 'subject: CN=Intermediate CA mesh-2'
 task_changed checkA "multicloud.mesh.istio : Istio in every cluster of the mesh, linked, once" '^\+ +name: istiod$'
 expect checkA 'check mode: cluster mesh-1 has no Secret istio-system/cacerts' "istio did not say it predicts without cacerts"
 expect checkA 'check mode: predicted as created in mesh-2, namespace postcard' "the postcard's messenger was not predicted"
 expect checkA "check mode: predicted as created in mesh-1, namespace postcard.*" "the postcard's greeter was not predicted"
 expect checkA 'a real run links' "the link was not predicted"
-after=$(state)
-[ "$after" = "$before" ] || fail "(A) check mode changed the clusters: before $before, after $after"
+unchanged_since "$before" "(A)"
 
 step "site.yml --tags mesh_ca (the mesh CA only)"
 run meshca playbooks/site.yml --tags mesh_ca "$@" || fail "site.yml --tags mesh_ca failed"
@@ -77,14 +87,10 @@ for h in mesh-1 mesh-2; do
 done
 
 step "(B) site.yml --check --diff with the mesh CA, without Istio"
-t=$(date +%s)
-run checkB playbooks/site.yml --check --diff "$@" || fail "(B) site.yml --check --diff failed"
-echo "(B) check run: $(( $(date +%s) - t ))s"
-recap_changed_all "$LOGS/checkB.log"
+check_run checkB "(B)" "$@"
 if grep -q 'has no Secret istio-system/cacerts' "$LOGS/checkB.log"; then fail "(B) istio did not see the cacerts"; fi
 task_changed checkB "multicloud.mesh.istio : Istio in every cluster of the mesh, linked, once" '^\+ +name: istiod$'
 expect checkB 'check mode: predicted as created in mesh-1, namespace postcard' "(B) the greeter was not predicted"
 expect checkB 'a real run links' "(B) the link was not predicted"
-after=$(state)
-[ "$after" = "$before" ] || fail "(B) check mode changed the clusters: before $before, after $after"
+unchanged_since "$before" "(B)"
 step "passed"
