@@ -298,7 +298,8 @@ class ClusterManager:
                     "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                     "--manage-nodes-with-label-selector=", "--manage-single-node=",
                     "--cidr", state["pod_cidr"], "--node-ip", "10.0.0.%d" % (state["index"] % 250 + 1),
-                    "--node-lease-duration-seconds", "40", "--config", binaries["kwok-stages"]]
+                    "--node-lease-duration-seconds", "40", "--config", binaries["kwok-stages"],
+                    "--config", os.path.join(os.path.dirname(os.path.abspath(__file__)), "kwok-stages.yaml")]
         if component == "lb-controller":
             return [sys.executable, "-m", "meshsandbox", "lb-controller",
                     "--state", self._state_file(state["name"])]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sandbox behaves like real clusters: a Deployment reaches Ready (kwok + scheduler),
 # a namespace deletion completes (controller-manager), LoadBalancer Services get an IP (gke)
-# or a hostname (eks); `up` is idempotent and recovers a crashed member; `down` frees the ports.
+# or a hostname (eks); `up` is idempotent and recovers a crashed member; nodes and pods are Ready again
+# after a node outage (kwok down past the node grace period); `down` frees the ports.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=${MESH_REPO:-$(cd "$here/../../../.." && pwd)}
@@ -37,6 +38,10 @@ for c in it-eks it-gke; do
   "$(dirname "$py")/ansible-playbook" -i localhost, -c local "$here/playbook.yml" \
     -e "it_kubeconfig=$(sb kubeconfig $c)" -e "it_flavor=${c#it-}" -e "it_python=$py" "$@"
 done
+
+# a node outage heals (kwok down past the node grace period; the sandbox's pod-ready-again stage)
+t=$(date +%s); "$py" "$here/node_outage.py" "$(sb kubeconfig it-gke)" it-gke 60 || fail "pods did not recover from a node outage"
+echo "node outage: $(( $(date +%s) - t ))s"
 
 # down frees the ports and stops exactly our processes
 port=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ports"]["apiserver"])' "$state")
