@@ -16,8 +16,7 @@
 # process only: workers and modules run on) and KILLALL (the main process and every descendant).
 #
 # By default a representative subset runs (kill mid-creation + re-run, kill mid-deletion + re-run,
-# a boundary kill + teardown; ~4-5 min on an idle machine, estimated from the playbooks target's
-# times); MESH_RESILIENCE_FULL=1 runs the whole table (41 min measured, docs/resilience.md);
+# a boundary kill + teardown; 263-435 s measured); MESH_RESILIENCE_FULL=1 runs the whole table (41 min measured, docs/resilience.md);
 # MESH_RESILIENCE_CASES="id id ..." runs the named cases;
 # MESH_RESILIENCE_KEEP_GOING=1 goes on after a failed case (the clouds are reset) and fails at the
 # end. The results (kill point, signal, outcomes, times) are printed as a table and kept in
