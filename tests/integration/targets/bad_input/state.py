@@ -111,8 +111,8 @@ def settle(timeout=120.0):
     last = None
     while time.monotonic() < deadline:
         objects = kube()
-        names = {o.rsplit("@", 1)[0] for o in objects}
-        namespaces = [o.split(" ", 1)[1].split("/", 1)[1].rsplit("@", 1)[0] for o in objects if o.startswith("namespaces ")]
+        names = {o.rsplit("@", 1)[0] for o in objects}   # "kind namespace/name"
+        namespaces = [n.split("/", 1)[1] for n in names if n.startswith("namespaces ")]
         ready = all("serviceaccounts %s/default" % ns in names and "configmaps %s/kube-root-ca.crt" % ns in names
                     for ns in namespaces)
         if ready and objects == last:
