@@ -1,18 +1,37 @@
 #!/usr/bin/env bash
 # The test command (make test, .ci/run): bootstrap, then in order
 #   1. ansible-test sanity  2. ansible-lint (production) + docs build  3. unit tests (pytest)
-#   4. integration targets against the sandbox.
+#   4. integration targets against the sandbox, MESH_IT_JOBS at a time (default 2: the targets
+#      mostly wait on emulated provisioning and controllers, so two share the 2 cores well).
+# At the end one table (stage or target, seconds, result) and the plain line `N passed, N failed`.
 # Exits non-zero on any failure; pytest collecting nothing (exit 5) is a failure too.
 #   scripts/test.sh [sanity|lint|units|integration ...]      (default: all four)
 #   MESH_IT_TARGETS="cluster_info gke_cluster" scripts/test.sh integration
+# Tiers (docs/testing.md): MESH_TEST_TIER=default (what CI runs) or full (every resilience table
+# in full, every role's molecule scenario, the sandbox's node-outage check, the 8-cluster benchmark
+# smoke). A target marked `tier/full` in its aliases runs in the full tier only; in the default
+# tier it is listed as skipped with its reason. A target marked `group/NAME` runs inside target
+# NAME (which shares its sandbox with it), not on its own.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
+export MESH_TEST_TIER=${MESH_TEST_TIER:-default}
+case "$MESH_TEST_TIER" in
+  default) ;;
+  full) export MESH_RESILIENCE_FULL=1 ;;
+  *) echo "[test] MESH_TEST_TIER=$MESH_TEST_TIER: use default or full" >&2; exit 2 ;;
+esac
+jobs_max=${MESH_IT_JOBS:-2}
+[[ "$jobs_max" =~ ^[1-9][0-9]*$ ]] || { echo "[test] MESH_IT_JOBS=$jobs_max: use a whole number >= 1" >&2; exit 2; }
 bash scripts/bootstrap.sh || exit 1
 export PATH="$root/.venv/bin:$PATH"
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(sanity lint units integration)
-failed=()
+results="$root/.cache/test-results"
+rm -rf "$results" && mkdir -p "$results"
 t_all=$(date +%s)
+
+# record KIND NAME SECONDS RESULT: one row of the closing table
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$results/rows.tsv"; }
 
 sanity() {
   if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -40,34 +59,86 @@ units() {
   return $rc
 }
 
+# The longest targets first, so that the last one to start is a short one (measured, docs/testing.md).
+IT_ORDER=(playbooks benchmark_smoke interrupted istio_multicluster mesh_service_entry bad_input eks_cluster molecule
+  plain_cluster sandbox mesh_ca gke_cluster execution_environment)
+
+# it_target TARGET: runs one target's runme.sh into .cache/it-TARGET.log, records its row
+it_target() {
+  local target=$1 dir="tests/integration/targets/$1" t rc msg
+  t=$(date +%s)
+  MESH_REPO="$root" "$dir/runme.sh" >"$root/.cache/it-$target.log" 2>&1; rc=$?
+  t=$(( $(date +%s) - t ))
+  if [ $rc -eq 0 ]; then
+    record target "$target" "$t" passed
+    echo "[test] integration $target: passed in ${t}s"
+  else
+    record target "$target" "$t" "FAILED (rc=$rc)"
+    # one write, so that lanes finishing together do not interleave their tails
+    msg=$(printf '[test] integration %s: FAILED (rc=%s) in %ss; log tail (.cache/it-%s.log):\n%s' \
+      "$target" "$rc" "$t" "$target" "$(tail -n 60 "$root/.cache/it-$target.log")")
+    printf '%s\n' "$msg"
+  fi
+  return $rc
+}
+
 integration() {
-  local targets=() passed=0 nfail=0 t rc
+  local targets=() picked=() d target dir why
   if [ -n "${MESH_IT_TARGETS:-}" ]; then read -r -a targets <<<"$MESH_IT_TARGETS"
-  else for d in tests/integration/targets/*/; do targets+=("$(basename "$d")"); done; fi
+  else
+    for target in "${IT_ORDER[@]}"; do [ -d "tests/integration/targets/$target" ] && targets+=("$target"); done
+    for d in tests/integration/targets/*/; do
+      target=$(basename "$d")
+      [[ " ${IT_ORDER[*]} " == *" $target "* ]] || targets+=("$target")
+    done
+  fi
   [ ${#targets[@]} -gt 0 ] || { echo "[test] no integration target found" >&2; return 1; }
   for target in "${targets[@]}"; do
     dir="tests/integration/targets/$target"
+    [ -d "$dir" ] || { echo "[test] integration $target: no such target" >&2; record target "$target" 0 "FAILED (no such target)"; continue; }
+    why=$(grep -E '^#' "$dir/aliases" 2>/dev/null | head -n1)
     if grep -qE '^(disabled|unsupported)' "$dir/aliases" 2>/dev/null; then
-      echo "[test] integration $target: SKIPPED ($(grep -E '^#' "$dir/aliases" | head -n1))"
+      echo "[test] integration $target: SKIPPED (disabled: $why)"; record target "$target" 0 "skipped (disabled)"; continue
+    fi
+    if [ -z "${MESH_IT_TARGETS:-}" ] && grep -qE '^group/' "$dir/aliases" 2>/dev/null; then
+      echo "[test] integration $target: runs inside target $(sed -n 's#^group/##p' "$dir/aliases" | head -n1) (shared sandbox)"
       continue
     fi
-    [ -x "$dir/runme.sh" ] || { echo "[test] integration $target: no runme.sh" >&2; nfail=$((nfail+1)); continue; }
-    echo "[test] integration $target ..."
-    t=$(date +%s)
-    MESH_REPO="$root" "$dir/runme.sh" >"$root/.cache/it-$target.log" 2>&1; rc=$?
-    if [ $rc -eq 0 ]; then passed=$((passed+1)); echo "[test] integration $target: passed in $(( $(date +%s) - t ))s"
-    else nfail=$((nfail+1)); echo "[test] integration $target: FAILED (rc=$rc) in $(( $(date +%s) - t ))s; log tail:"; tail -n 40 "$root/.cache/it-$target.log"; fi
+    if [ "$MESH_TEST_TIER" != full ] && grep -qx 'tier/full' "$dir/aliases" 2>/dev/null; then
+      echo "[test] integration $target: SKIPPED in the default tier (MESH_TEST_TIER=full runs it): $why"
+      record target "$target" 0 "skipped (full tier only)"; continue
+    fi
+    [ -x "$dir/runme.sh" ] || { echo "[test] integration $target: no runme.sh" >&2; record target "$target" 0 "FAILED (no runme.sh)"; continue; }
+    picked+=("$target")
   done
-  echo "integration: $passed passed, $nfail failed"
-  [ $nfail -eq 0 ]
+  echo "[test] integration: ${#picked[@]} targets, $jobs_max at a time, tier $MESH_TEST_TIER: ${picked[*]}"
+  for target in "${picked[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+    echo "[test] integration $target ..."
+    it_target "$target" &
+  done
+  wait
+  ! grep -qP '^target\t[^\t]+\t[0-9]+\tFAILED' "$results/rows.tsv" 2>/dev/null
 }
 
 for stage in "${stages[@]}"; do
   t=$(date +%s)
   echo "[test] === $stage ==="
-  if "$stage"; then echo "[test] $stage passed in $(( $(date +%s) - t ))s"
-  else echo "[test] $stage FAILED after $(( $(date +%s) - t ))s"; failed+=("$stage"); fi
+  if "$stage"; then r=passed; echo "[test] $stage passed in $(( $(date +%s) - t ))s"
+  else r=FAILED; echo "[test] $stage FAILED after $(( $(date +%s) - t ))s"; fi
+  record stage "$stage" "$(( $(date +%s) - t ))" "$r"
 done
-echo "[test] total $(( $(date +%s) - t_all ))s"
-if [ ${#failed[@]} -gt 0 ]; then echo "[test] FAILED: ${failed[*]}"; exit 1; fi
-echo "[test] all stages passed: ${stages[*]}"
+
+# The closing table: every stage and target with its time and result, then the plain count line.
+echo
+echo "[test] summary (tier $MESH_TEST_TIER, $(( $(date +%s) - t_all ))s in all)"
+printf '%-8s %-24s %8s  %s\n' kind name seconds result
+while IFS=$'\t' read -r kind name secs res; do
+  printf '%-8s %-24s %8s  %s\n' "$kind" "$name" "$secs" "$res"
+done <"$results/rows.tsv"
+# Counted: the stages other than integration, and each integration target that ran.
+npass=$(awk -F'\t' '($1=="target" || $2!="integration") && $4=="passed"' "$results/rows.tsv" | wc -l)
+nfail=$(awk -F'\t' '($1=="target" || $2!="integration") && $4 ~ /^FAILED/' "$results/rows.tsv" | wc -l)
+nskip=$(awk -F'\t' '$4 ~ /^skipped/' "$results/rows.tsv" | wc -l)
+if [ "$nskip" -gt 0 ]; then echo "$npass passed, $nfail failed, $nskip skipped"; else echo "$npass passed, $nfail failed"; fi
+[ "$nfail" -eq 0 ] && ! grep -qP '^stage\t[^\t]+\t[0-9]+\tFAILED' "$results/rows.tsv"

@@ -2,6 +2,8 @@
 #   HERE="$(cd "$(dirname "$0")" && pwd)"; . "$HERE/../../lib.sh"; it_init NAME
 # it_init NAME: REPO, PY, PLAYBOOK (array), MESH_SANDBOX_HOME (default .cache/sandbox-it-NAME,
 #   emptied), LOGS, PYTHONPATH, ANSIBLE_COLLECTIONS_PATH; checks the collection link.
+# it_join_plain_cluster: the same variables inside target plain_cluster (its home kept, MESH_IT_PLAIN_CLUSTER
+#   names its running cluster).
 # it_need_istioctl: fails (builds nothing) unless the sandbox's istioctl build exists.
 # it_clouds_up: starts the cloud emulators (`meshsandbox clouds up`), sources their env.sh and
 #   installs an EXIT trap (reached on TERM/INT too) that stops emulators and clusters (keeping the exit code).
@@ -25,6 +27,16 @@ it_init() {
     "$PY" -m meshsandbox down --all >/dev/null 2>&1 || true
     rm -rf "$MESH_SANDBOX_HOME"
     mkdir -p "$LOGS" && chmod 700 "$MESH_SANDBOX_HOME"
+}
+
+it_join_plain_cluster() {  # inside target plain_cluster: its home and cluster, nothing wiped or started
+    REPO=${MESH_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+    PY=${MESH_PYTHON:-$REPO/.venv/bin/python}
+    PLAYBOOK=("$(dirname "$PY")/ansible-playbook")
+    : "${MESH_SANDBOX_HOME:?MESH_IT_PLAIN_CLUSTER is set but MESH_SANDBOX_HOME is not: run target plain_cluster}"
+    export PYTHONPATH="$REPO/sandbox"
+    export ANSIBLE_COLLECTIONS_PATH="$REPO/.cache/collections"
+    LOGS="$MESH_SANDBOX_HOME/it-logs"
 }
 
 it_need_istioctl() {

@@ -18,15 +18,17 @@ export MESH_SANDBOX_HOME=${MESH_SANDBOX_HOME:-$repo/.cache/sandbox-it-awx-creden
 export ANSIBLE_COLLECTIONS_PATH="$repo/.cache/collections"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mesh-awx-cred-it.XXXXXX")
 sandbox() { PYTHONPATH="$repo/sandbox" "$py" -m meshsandbox "$@"; }
-cleanup() { sandbox down it-awx >/dev/null 2>&1 || true; rm -rf "$work"; }
+# Inside target plain_cluster (MESH_IT_PLAIN_CLUSTER set): its cluster, left running for the next test.
+cluster=${MESH_IT_PLAIN_CLUSTER:-it-awx}
+cleanup() { [ -n "${MESH_IT_PLAIN_CLUSTER:-}" ] || sandbox down it-awx >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 echo "== playbooks/awx/configure.yml: syntax, survey vs the roles' argument specs"
 "$playbook" --syntax-check "$repo/playbooks/awx/configure.yml"
 "$py" "$here/check_awx_configure.py" "$repo"
 
-sandbox up it-awx:plain
-kubeconfig=$(sandbox kubeconfig it-awx)
+[ -n "${MESH_IT_PLAIN_CLUSTER:-}" ] || sandbox up it-awx:plain
+kubeconfig=$(sandbox kubeconfig "$cluster")
 "$playbook" -i localhost, -c local "$here/setup.yml" \
   -e "it_kubeconfig=$kubeconfig it_python=$py it_dir=$work" "$@"
 server=$("$py" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["clusters"][0]["cluster"]["server"])' "$kubeconfig")

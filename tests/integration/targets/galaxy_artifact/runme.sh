@@ -15,7 +15,9 @@ bin=$(dirname "$py")
 export MESH_SANDBOX_HOME=${MESH_SANDBOX_HOME:-$repo/.cache/sandbox-it-artifact}
 work=$(mktemp -d "${TMPDIR:-/tmp}/mesh-artifact-it.XXXXXX")
 sandbox() { PYTHONPATH="$repo/sandbox" "$py" -m meshsandbox "$@"; }
-cleanup() { sandbox down it-art >/dev/null 2>&1 || true; rm -rf "$work"; }
+# Inside target plain_cluster (MESH_IT_PLAIN_CLUSTER set): its cluster, left running for the next test.
+cluster=${MESH_IT_PLAIN_CLUSTER:-it-art}
+cleanup() { [ -n "${MESH_IT_PLAIN_CLUSTER:-}" ] || sandbox down it-art >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -89,12 +91,12 @@ assert doc["filename"].startswith(sys.argv[1]), doc["filename"]
 print("ansible-doc: %s" % doc["filename"])' "$work/collections/"
 
 echo "== sandbox cluster"
-sandbox up it-art:plain
-kubeconfig=$(sandbox kubeconfig it-art)
+[ -n "${MESH_IT_PLAIN_CLUSTER:-}" ] || sandbox up it-art:plain
+kubeconfig=$(sandbox kubeconfig "$cluster")
 cat > "$work/inventory.yml" <<INV
 mesh:
   hosts:
-    it-art:
+    $cluster:
       mesh_kubeconfig: $kubeconfig
       mesh_cloud: plain
   vars:

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# The main job end to end, through the sandbox's cloud emulators, in its own sandbox home:
-#   clouds up -> site.yml --check --diff creates nothing -> site.yml (clusters, mesh CA, Istio,
-#   postcard, link) -> site.yml again (changed=0 for every host) -> LoadBalancer Services ->
-#   verify.yml (Istio ready, linked; the postcard check against a local stand-in page, passing and failing)
-#   -> teardown.yml (app, link, Istio, clusters; orphan check passes)
-#   -> teardown.yml again (re-runnable) ; clouds down in a trap.
+# The main job end to end on ONE deployed sandbox mesh, which also serves every check that needs no
+# fresh start (docs/testing.md): what were the targets playbooks, playbooks_check and faults.
+#   1. clouds up -> site.yml --check --diff on the empty clouds creates nothing
+#   2. site.yml --tags clusters -> (A) --check --diff on clusters without the mesh -> --tags mesh_ca
+#      -> verify.yml without the mesh checks -> (B) --check --diff with the mesh CA, without Istio;
+#      each check run predicts changes on both hosts and leaves the clusters as they were
+#   3. site.yml (the rest: Istio, postcard, link) -> site.yml again (changed=0 every host)
+#      -> --check --diff on the deployed mesh (no change predicted)
+#   4. LoadBalancer Services -> verify.yml (postcard check against a local stand-in page, passing
+#      and failing)
+#   5. API faults (rows.yml through faults.yml; the default tier runs one fault of each kind,
+#      MESH_TEST_TIER=full / MESH_RESILIENCE_FULL=1 every row)
+#   6. secrets scan (scan_secrets.py) of everything steps 1-5 printed (ansible-playbook -vvv)
+#      and wrote: no key or token outside 0600 files
+#   7. teardown.yml (orphan check) -> teardown.yml again (re-runnable, changed=0); clouds down in a trap.
 #   tests/integration/targets/playbooks/runme.sh [-v ...]      (extra args go to ansible-playbook)
-# MESH_IT_CHECK_LIMIT: hosts of the check-mode run (default all; e.g. gcp or aws to narrow it).
+# MESH_IT_CHECK_LIMIT: hosts of the first check-mode run (default all; e.g. gcp or aws to narrow it).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
@@ -15,7 +24,56 @@ it_init playbooks
 it_need_istioctl   # the mesh stage renders Istio with the sandbox's istioctl build
 cd "$REPO"   # ansible.cfg: inventories/sandbox, forks
 
-step "clouds up"
+# What this run writes to temp folders and Ansible's home lands where the secrets scan sees all of it.
+export TMPDIR="$MESH_SANDBOX_HOME/tmp" ANSIBLE_HOME="$MESH_SANDBOX_HOME/ansible-home"
+mkdir -p "$TMPDIR" "$ANSIBLE_HOME"
+marker="$MESH_SANDBOX_HOME/.scan-since"
+touch "$marker"
+
+# runv LOG ARGS...: ansible-playbook -vvv (its output is scanned for secrets in step 6), kept in
+# $LOGS/LOG.log; only the recap is echoed (the tail of the log on failure)
+runv() {
+    local name=$1; shift
+    if "${PLAYBOOK[@]}" -vvv "$@" >"$LOGS/$name.log" 2>&1; then
+        sed -n '/^PLAY RECAP/,$p' "$LOGS/$name.log"
+    else
+        tail -n 80 "$LOGS/$name.log"; return 1
+    fi
+}
+state() { "$PY" "$HERE/cluster_state.py" mesh-1 mesh-2; }
+recap_changed_all() {  # both mesh hosts predict changes, none failed
+    local recap h; recap=$(sed -n '/^PLAY RECAP/,$p' "$1")
+    for h in mesh-1 mesh-2; do
+        grep -qE "^$h +: ok=[0-9]+ +changed=[1-9][0-9]* +unreachable=0 +failed=0 " <<<"$recap" \
+            || fail "$h: expected predicted changes and no failure in $1: $(grep "^$h " <<<"$recap")"
+    done
+}
+task_out() {  # LOG TASK: the output of that task (up to the next TASK or PLAY line)
+    awk -v t="TASK [$2]" 'index($0, t) == 1 {on = 1; next} /^(TASK|PLAY) \[/ {on = 0} on' "$LOGS/$1.log"
+}
+task_changed() {  # LOG TASK PATTERN: the task reported changed and its output (diff) matches PATTERN
+    local out; out=$(task_out "$1" "$2")
+    grep -q '^changed: ' <<<"$out" || fail "$1: task '$2' did not predict a change"
+    grep -qE -- "$3" <<<"$out" || fail "$1: task '$2' does not show '$3'"
+}
+expect() {  # LOG PATTERN WHAT
+    grep -qE -- "$2" "$LOGS/$1.log" || fail "$1: $3 (no '$2' in the output)"
+}
+# check_run LOG LABEL ARGS...: site.yml --check --diff, timed; every host must predict a change
+check_run() {
+    local name=$1 label=$2 t; shift 2
+    t=$(date +%s)
+    run "$name" playbooks/site.yml --check --diff "$@" || fail "$label site.yml --check --diff failed"
+    echo "$label check run: $(( $(date +%s) - t ))s"
+    recap_changed_all "$LOGS/$name.log"
+}
+# unchanged_since STATE LABEL: the clusters are as they were before the check run
+unchanged_since() {
+    local after; after=$(state)
+    [ "$after" = "$1" ] || fail "$2 check mode changed the clusters: before $1, after $after"
+}
+
+step "1. clouds up"
 it_clouds_up
 [ "$(stat -c %a "$MESH_SANDBOX_HOME/clouds/env.sh")" = 600 ] || fail "env.sh is not 0600"
 # (output captured first: grep -q closing the pipe early would break the writer under pipefail)
@@ -23,35 +81,78 @@ out=$("$PY" -m meshsandbox clouds up)
 grep -q "kept" <<<"$out" || fail "a second 'clouds up' did not keep the running emulators: $out"
 
 limit=${MESH_IT_CHECK_LIMIT:-all}
-step "site.yml --check --diff on a fresh sandbox (hosts: $limit)"
+step "1. site.yml --check --diff on a fresh sandbox (hosts: $limit)"
 run check playbooks/site.yml --check --diff --limit "$limit" "$@" || fail "site.yml --check --diff failed"
 [ -z "$(emulator_clusters)" ] || fail "check mode created clusters: $(emulator_clusters)"
 [ ! -e "$MESH_SANDBOX_HOME/kubeconfigs" ] || fail "check mode wrote kubeconfigs"
 
-step "site.yml"
+step "2. site.yml -vvv --tags clusters"
+t_site=$(date +%s)
+runv clusters playbooks/site.yml --tags clusters "$@" || fail "site.yml --tags clusters failed"
+echo "site.yml --tags clusters: $(( $(date +%s) - t_site ))s"
+[ "$(emulator_clusters | wc -w)" -eq 2 ] || fail "expected 2 clusters in the emulators, got: $(emulator_clusters)"
+before=$(state)
+grep -q '"istio_crds": \[\], "istio_system_deployments": \[\], "istio_system_secrets": \[\], "istio_system_services": \[\], "namespaces": \[\]' <<<"$before" \
+    || fail "the clusters already hold mesh objects: $before"
+
+step "2. (A) site.yml --check --diff on clusters without the mesh"
+check_run checkA "(A)" "$@"
+task_changed checkA "multicloud.mesh.mesh_ca : Mesh CA for every cluster, once" 'subject: CN=Intermediate CA mesh-2'
+task_changed checkA "multicloud.mesh.istio : Istio in every cluster of the mesh, linked, once" '^\+ +name: istiod$'
+expect checkA 'check mode: cluster mesh-1 has no Secret istio-system/cacerts' "istio did not say it predicts without cacerts"
+expect checkA 'check mode: predicted as created in mesh-2, namespace postcard' "the postcard's messenger was not predicted"
+expect checkA "check mode: predicted as created in mesh-1, namespace postcard.*" "the postcard's greeter was not predicted"
+expect checkA 'a real run links' "the link was not predicted"
+unchanged_since "$before" "(A)"
+
+step "2. site.yml -vvv --tags mesh_ca (the mesh CA only)"
+runv meshca playbooks/site.yml --tags mesh_ca "$@" || fail "site.yml --tags mesh_ca failed"
+before=$(state)
+for h in mesh-1 mesh-2; do
+    "$PY" -c 'import json,sys; s=json.loads(sys.argv[1])[sys.argv[2]]; sys.exit(not (s["istio_system_secrets"] == ["cacerts"] and s["istio_system_deployments"] == [] and s["istio_crds"] == []))' "$before" "$h" \
+        || fail "$h: after --tags mesh_ca expected only istio-system/cacerts: $before"
+done
+
+# verify.yml without the mesh checks: the clusters, and the kubeconfigs written again from the cloud APIs
+# (EKS tokens live 15 minutes, and a check run writes no kubeconfig)
+step "2. verify.yml -vvv -e mesh_verify_expect_mesh=false (clusters and mesh CA; fresh kubeconfigs)"
+runv verify_clusters playbooks/verify.yml -e mesh_verify_expect_mesh=false "$@" || fail "verify.yml (clusters only) failed"
+for h in mesh-1 mesh-2; do
+    grep -qE "^ +$h .* cacerts +(off|-)$" "$LOGS/verify_clusters.log" || fail "$h: no cacerts (MESH-CA) in the summary"
+done
+
+step "2. (B) site.yml --check --diff with the mesh CA, without Istio"
+check_run checkB "(B)" "$@"
+if grep -q 'has no Secret istio-system/cacerts' "$LOGS/checkB.log"; then fail "(B) istio did not see the cacerts"; fi
+task_changed checkB "multicloud.mesh.istio : Istio in every cluster of the mesh, linked, once" '^\+ +name: istiod$'
+expect checkB 'check mode: predicted as created in mesh-1, namespace postcard' "(B) the greeter was not predicted"
+expect checkB 'a real run links' "(B) the link was not predicted"
+unchanged_since "$before" "(B)"
+
+step "3. site.yml -vvv (the rest of the mesh: Istio, postcard, link)"
 t=$(date +%s)
-run site1 playbooks/site.yml "$@" || fail "site.yml failed"
-echo "site.yml first run: $(( $(date +%s) - t ))s"
+runv site1 playbooks/site.yml "$@" || fail "site.yml failed"
+echo "site.yml (after clusters and mesh CA): $(( $(date +%s) - t ))s; from nothing: $(( $(date +%s) - t_site ))s"
 [ "$(emulator_clusters | wc -w)" -eq 2 ] || fail "expected 2 clusters in the emulators, got: $(emulator_clusters)"
 
-step "site.yml again (must change nothing)"
+step "3. site.yml again (must change nothing)"
 t=$(date +%s)
 run site2 playbooks/site.yml "$@" || fail "second site.yml failed"
 echo "site.yml no-op run: $(( $(date +%s) - t ))s"
 recap_changed_zero "$LOGS/site2.log" || fail "the second site.yml run changed something"
 
-step "site.yml --check --diff on the deployed mesh (must predict no change)"
+step "3. site.yml --check --diff on the deployed mesh (must predict no change)"
 run check2 playbooks/site.yml --check --diff "$@" || fail "site.yml --check --diff on the deployed mesh failed"
 recap_changed_zero "$LOGS/check2.log" || fail "check mode on the deployed mesh predicts changes"
 
-step "LoadBalancer Services (cloud load balancers for teardown to remove)"
+step "4. LoadBalancer Services (cloud load balancers for teardown to remove)"
 run lb "$HERE/lb.yml" "$@" || fail "lb.yml failed"
 
 # verify.yml's postcard check (GET http://<ingress>/greeter) is off on the sandbox (mesh_verify_http=auto: kwok
 # pods run no containers, no greeter answers). Here it is forced on against a local stand-in for the greeter's
 # page (postcard_page.py) to test the check's logic; the real end-to-end fetch through the ingress gateway is
 # only exercised on real clouds (docs/deviations.md).
-step "verify.yml (postcard check forced on, against a local stand-in for the greeter's page)"
+step "4. verify.yml -vvv (postcard check forced on, against a local stand-in for the greeter's page)"
 "$PY" "$HERE/postcard_page.py" "$LOGS/page.port" "All good in cluster 2." &
 page_pid=$!
 page_down() { local rc=$?; kill "$page_pid" 2>/dev/null || true; (exit "$rc"); it_clouds_down; }
@@ -59,12 +160,12 @@ trap page_down EXIT
 for _ in $(seq 300); do [ -s "$LOGS/page.port" ] && break; sleep 0.1; done
 [ -s "$LOGS/page.port" ] || fail "postcard_page.py did not start"
 page="http://127.0.0.1:$(cat "$LOGS/page.port")"
-run verify playbooks/verify.yml -e mesh_verify_http=true -e "mesh_verify_greeter_url=$page/ok/greeter" "$@" \
+runv verify playbooks/verify.yml -e mesh_verify_http=true -e "mesh_verify_greeter_url=$page/ok/greeter" "$@" \
     || fail "verify.yml failed"
 grep -qE 'mesh-1 .* cacerts +ok$' "$LOGS/verify.log" || fail "mesh-1 (frontend): no POSTCARD ok in the summary"
 grep -qE 'mesh-2 .* cacerts +-$' "$LOGS/verify.log" || fail "mesh-2 (backend): POSTCARD is not '-' in the summary"
 
-step "verify.yml against the greeter's error page (must fail, naming the cause)"
+step "4. verify.yml against the greeter's error page (must fail, naming the cause)"
 if run verify_err playbooks/verify.yml --limit mesh-1 -e mesh_verify_http=true \
         -e "mesh_verify_greeter_url=$page/error/greeter" -e mesh_verify_http_retries=1 -e mesh_verify_http_delay=1 "$@"; then
     fail "verify.yml passed although the greeter shows its error page"
@@ -72,20 +173,66 @@ fi
 grep -q 'the greeter shows its error text "Oops we received nothing!"' "$LOGS/verify_err.log" \
     || fail "verify.yml failed without naming the greeter's error text"
 kill "$page_pid" || true
+trap it_clouds_down EXIT
 grep -qE 'mesh-1 +aws +127\.0\.0\.1:[0-9]+ +v[0-9.]+ +[1-9][0-9]*/' "$LOGS/verify.log" || fail "no mesh-1 line in the summary"
 grep -qE 'mesh-2 +gcp +127\.0\.0\.1:[0-9]+ +v[0-9.]+ +[1-9][0-9]*/' "$LOGS/verify.log" || fail "no mesh-2 line in the summary"
 for h in mesh-1 mesh-2; do  # ISTIO ready, LINKED to the other cluster, MESH-CA
     grep -qE "$h .* ready [0-9]+/[0-9]+ +1/1 +cacerts" "$LOGS/verify.log" || fail "$h: Istio not ready or not linked in the summary"
 done
 
-step "teardown.yml"
+step "5. API faults (rows.yml) on the deployed mesh"
+if [ "${MESH_RESILIENCE_FULL:-0}" = 1 ]; then
+    echo "MESH_RESILIENCE_FULL=1: running every row"
+else
+    echo "SKIPPED rows $("$PY" -c 'import sys, yaml; print(" ".join(r["id"] for r in yaml.safe_load(open(sys.argv[1]))["faults_rows"] if r.get("full")))' "$HERE/rows.yml")" \
+         "(full tier only: the default tier keeps faults of each kind; MESH_TEST_TIER=full runs them)"
+fi
+"$PY" - "$LOGS/clusters.json" <<'PYEOF'
+import json, os, sys, yaml
+from meshsandbox.clusters import ClusterManager
+home = os.environ["MESH_SANDBOX_HOME"]
+local = {c["server"]: c for c in ClusterManager(home).list()}
+out = {}
+for host in ("mesh-1", "mesh-2"):
+    path = os.path.join(home, "kubeconfigs", host)
+    with open(path) as handle:
+        server = yaml.safe_load(handle)["clusters"][0]["cluster"]["server"]
+    out[host] = {"kubeconfig": path, "local": local[server]["name"], "port": local[server]["ports"]["apiserver"]}
+json.dump({"it_clusters": out}, open(sys.argv[1], "w"))
+PYEOF
+t=$(date +%s)
+run faults "$HERE/faults.yml" -e @"$LOGS/clusters.json" -e it_results="$LOGS/faults-results.json" "$@" \
+    || fail "a fault row did not end as expected (see above)"
+echo "fault rows: $(( $(date +%s) - t ))s"
+"$PY" - "$LOGS/faults-results.json" "$LOGS/faults-table.md" <<'PYEOF'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+lines = ["| # | fault | module | outcome | time | faults met |", "| --- | --- | --- | --- | --- | --- |"]
+for r in rows:
+    if r["outcome"] == "ok":
+        outcome = "success" + (" after retries" if r["hits"] or r["down_seconds"] else "") + (" (changed)" if r["changed"] else "")
+    else:
+        outcome = "fails: `%s`" % r["message"].replace("|", "\\|")
+    met = str(r["hits"]) if r["hits"] else ("API server down %ss" % r["down_seconds"] if r["down_seconds"] else "-")
+    lines.append("| %s | %s | %s | %s | %.1f s | %s |" % (r["id"], r["fault"], r["module"], outcome, r["seconds"], met))
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PYEOF
+
+step "6. secrets scan (everything printed at -vvv and written since clouds up)"
+"$PY" "$HERE/scan_secrets.py" --home "$MESH_SANDBOX_HOME" --logs "$LOGS" --tmp "$TMPDIR" --tmp "$ANSIBLE_HOME" \
+    --since "$marker" --extra /tmp --extra "$REPO/.cache" --extra-skip "$REPO/.cache/bin" \
+    --extra-skip "$REPO/.cache/collections" --json "$LOGS/secrets-scan.json" \
+    || fail "key material outside 0600 files (see above)"
+
+step "7. teardown.yml"
 t=$(date +%s)
 run teardown playbooks/teardown.yml "$@" || fail "teardown.yml failed"
 echo "teardown.yml: $(( $(date +%s) - t ))s"
 grep -q "ORPHAN CHECK PASSED" "$LOGS/teardown.log" || fail "the orphan check did not pass"
 [ -z "$(emulator_clusters)" ] || fail "clusters left in the emulators: $(emulator_clusters)"
 
-step "teardown.yml again (re-runnable, nothing left to do)"
+step "7. teardown.yml again (re-runnable, nothing left to do)"
 run teardown2 playbooks/teardown.yml "$@" || fail "second teardown.yml failed"
 grep -q "ORPHAN CHECK PASSED" "$LOGS/teardown2.log" || fail "the orphan check did not pass on the re-run"
 recap_changed_zero "$LOGS/teardown2.log" || fail "the second teardown changed something"

@@ -2,7 +2,7 @@
 # The sandbox behaves like real clusters: a Deployment reaches Ready (kwok + scheduler),
 # a namespace deletion completes (controller-manager), LoadBalancer Services get an IP (gke)
 # or a hostname (eks); `up` is idempotent and recovers a crashed member; nodes and pods are Ready again
-# after a node outage (kwok down past the node grace period); `down` frees the ports.
+# after a node outage (kwok down past the node grace period; full tier only); `down` frees the ports.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=${MESH_REPO:-$(cd "$here/../../../.." && pwd)}
@@ -39,9 +39,14 @@ for c in it-eks it-gke; do
     -e "it_kubeconfig=$(sb kubeconfig $c)" -e "it_flavor=${c#it-}" -e "it_python=$py" "$@"
 done
 
-# a node outage heals (kwok down past the node grace period; the sandbox's pod-ready-again stage)
-t=$(date +%s); "$py" "$here/node_outage.py" "$(sb kubeconfig it-gke)" it-gke 60 || fail "pods did not recover from a node outage"
-echo "node outage: $(( $(date +%s) - t ))s"
+# a node outage heals (kwok down past the node grace period; the sandbox's pod-ready-again stage):
+# ~80 s of waiting, in the full tier only (docs/testing.md)
+if [ "${MESH_TEST_TIER:-default}" = full ]; then
+  t=$(date +%s); "$py" "$here/node_outage.py" "$(sb kubeconfig it-gke)" it-gke 60 || fail "pods did not recover from a node outage"
+  echo "node outage: $(( $(date +%s) - t ))s"
+else
+  echo "SKIPPED the node-outage check (full tier only, ~80 s of waiting: MESH_TEST_TIER=full runs it)"
+fi
 
 # down frees the ports and stops exactly our processes
 port=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ports"]["apiserver"])' "$state")
