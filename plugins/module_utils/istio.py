@@ -536,6 +536,11 @@ class MeshInstaller(object):
     def prepare(self):
         p = self.params
         problems = validate.errors(validate.not_empty(p.get("mesh_id"), "mesh_id"),
+                                   # values of the labels LABEL_MESH and LABEL_NETWORK this module writes
+                                   validate.label_value(p.get("mesh_id"), "mesh_id", "mesh ID (a Kubernetes label value)"),
+                                   *[validate.label_value(c.get("network"), "clusters[%d].network" % i,
+                                                          "network name (a Kubernetes label value)")
+                                     for i, c in enumerate(p.get("clusters") or []) if c.get("network")],
                                    validate.at_least(p.get("wait_timeout"), "wait_timeout"),
                                    validate.at_least(p.get("request_timeout"), "request_timeout"))
         if problems:

@@ -347,6 +347,11 @@ def coredns_corefile(corefile, suffix, host, address):
     Only the block between the BEGIN/END markers is touched; it is dropped when empty.
     """
     corefile = corefile or ""
+    # ServiceEntryRun.validate checks these first; never write a name that could start new Corefile syntax
+    for label, name in (("host_suffix", suffix), ("host", host)):
+        problem = validate.dns_name(name, label)
+        if problem:
+            raise ServiceEntryError(problem)
     hosts = coredns_hosts(corefile, suffix)
     if address is None:
         hosts.pop(host, None)
@@ -470,6 +475,17 @@ class ServiceEntryRun(object):
             *[validate.ip_address(server, "dns_nameservers") for server in p.get("dns_nameservers") or []])
         if p.get("host_suffix") is not None and not p["host_suffix"].strip("."):
             problems.append("host_suffix must not be empty (leave it out for the default, global)")
+        elif validate.dns_name(self.suffix, "host_suffix"):
+            # written into consumers' CoreDNS Corefile (dns=coredns_stub) and kube-dns stubDomains
+            problems.append(validate.dns_name(self.suffix, "host_suffix"))
+        elif len(self.host) > validate.DNS_NAME_MAX:
+            problems.append("host_suffix %r makes the host %r %d characters long, at most %d are allowed: use a "
+                            "shorter host_suffix" % (self.suffix, self.host, len(self.host), validate.DNS_NAME_MAX))
+        cluster_domain = p.get("cluster_domain")
+        if cluster_domain is not None:
+            # one trailing dot (an absolute name, cluster.local.) is fine
+            problems += validate.errors(validate.dns_name(cluster_domain[:-1] if cluster_domain.endswith(".")
+                                                          else cluster_domain, "cluster_domain"))
         try:
             parse_range(p.get("address_range") or DEFAULT_RANGE)
         except ServiceEntryError as exc:

@@ -18,9 +18,12 @@ __metaclass__ = type
 import ipaddress
 import re
 
-DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")           # RFC 1123 label (namespaces)
-DNS_1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")         # Service names
-HTTP_URL_RE = re.compile(r"^https?://[^/\s?#]+(/\S*)?$")
+# \Z, not $: "$" also matches before a final newline, so "global\n" would pass a "$" pattern.
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")          # RFC 1123 label (namespaces)
+DNS_1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")        # Service names
+LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?\Z")  # Kubernetes label value
+HTTP_URL_RE = re.compile(r"^https?://[^/\s?#]+(/\S*)?\Z")
+DNS_NAME_MAX = 253
 
 
 def at_least(value, label, minimum=1, unit="seconds"):
@@ -80,13 +83,58 @@ def dns_1035_label(value, label, what="name"):
     return None
 
 
+LABEL_VALUE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
+
+def _first_bad(text, allowed, subject):
+    """Why ``text`` is refused: its first character not in ``allowed``, else its first or last one."""
+    for char in text:
+        if char not in allowed:
+            return "%s has the character %r" % (subject, char)
+    return "%s must start and end with a letter or digit" % subject
+
+
 def dns_name(value, label, what="DNS name"):
-    """A DNS name of one or more RFC 1123 labels (trust domains, cluster domains)."""
-    labels = (value or "").split(".")
-    if len(value or "") > 253 or not all(DNS_LABEL_RE.match(part) for part in labels):
-        return ("%s %r is not a %s: use dot-separated lowercase labels of letters, digits and '-', like "
-                "cluster.local" % (label, value, what))
-    return None
+    """An RFC 1123 DNS name: dot-separated labels of 1-63 characters [a-z0-9-] (not starting or
+    ending with '-'), 253 characters at most (trust domains, cluster domains, host suffixes).
+
+    Such a name is safe to write into a CoreDNS Corefile or a host name: no space, newline,
+    brace or other character that would start new configuration.
+    """
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    labels = text.split(".")
+    bad = [part for part in labels if not DNS_LABEL_RE.match(part)]
+    if len(text) > DNS_NAME_MAX:
+        reason = "it has %d characters, at most %d are allowed" % (len(text), DNS_NAME_MAX)
+    elif not text:
+        reason = "it is empty"
+    elif bad:
+        part = bad[0]
+        if not part:
+            reason = "it has an empty label (two dots in a row, or a dot at an end)"
+        elif len(part) > 63:
+            reason = "label %r has %d characters, at most 63 are allowed" % (part[:20] + "...", len(part))
+        else:
+            reason = _first_bad(part, "abcdefghijklmnopqrstuvwxyz0123456789-", "label %r" % part)
+    else:
+        return None
+    return ("%s %r is not a %s (%s): use dot-separated labels of 1-63 lowercase letters, digits and '-', "
+            "each starting and ending with a letter or digit, 253 characters at most, like cluster.local"
+            % (label, value, what, reason))
+
+
+def label_value(value, label, what="Kubernetes label value"):
+    """A Kubernetes label value: at most 63 characters [A-Za-z0-9._-], starting and ending with a
+    letter or digit (empty is allowed by Kubernetes; use not_empty as well where it is not)."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if len(text) > 63:
+        reason = "it has %d characters, at most 63 are allowed" % len(text)
+    elif not LABEL_VALUE_RE.match(text):
+        reason = _first_bad(text, LABEL_VALUE_CHARS, "it")
+    else:
+        return None
+    return ("%s %r is not a %s (%s): use at most 63 letters, digits, '-', '_' and '.', starting and ending "
+            "with a letter or digit, like mesh1" % (label, value, what, reason))
 
 
 def not_empty(value, label):
