@@ -26,8 +26,10 @@ jobs_max=${MESH_IT_JOBS:-2}
 bash scripts/bootstrap.sh || exit 1
 export PATH="$root/.venv/bin:$PATH"
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(sanity lint units integration)
-results="$root/.cache/test-results"
-rm -rf "$results" && mkdir -p "$results"
+# the rows of the closing table, one folder per run (concurrent runs of single targets do not mix)
+results=$(mktemp -d "$root/.cache/test-results.XXXXXX") || exit 1
+trap 'rm -rf "$results"' EXIT
+: >"$results/rows.tsv"
 t_all=$(date +%s)
 
 # record KIND NAME SECONDS RESULT: one row of the closing table
