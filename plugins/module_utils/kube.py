@@ -68,7 +68,9 @@ ENV_FALLBACKS = {
 }
 
 KUBE_ARG_SPEC = dict(
-    kubeconfig=dict(type="raw", no_log=False),
+    # no_log as in kubernetes.core's AUTH_ARG_SPEC: content or a dict carries the client key or token.
+    # Modules call mask_kubeconfigs(module) after AnsibleModule() to narrow the masking (see there).
+    kubeconfig=dict(type="raw", no_log=True),
     context=dict(type="str"),
     host=dict(type="str"),
     api_key=dict(type="str", no_log=True),
@@ -122,6 +124,91 @@ def resolve_params(params, environ=None):
     return resolved
 
 
+def is_kubeconfig_path(kubeconfig):
+    """Whether a kubeconfig option's string value is a path (one line, not JSON) rather than content."""
+    return isinstance(kubeconfig, str) and "\n" not in kubeconfig and not kubeconfig.lstrip().startswith("{")
+
+
+def _strings(value):
+    """Every non-empty string and number in a nested value: what Ansible masks for a no_log option."""
+    if isinstance(value, dict):
+        for item in value.values():
+            for text in _strings(item):
+                yield text
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            for text in _strings(item):
+                yield text
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, (str, int, float)):
+        text = u"%s" % value
+        if text:
+            yield text
+
+
+def kubeconfig_credentials(kubeconfig):
+    """The strings of a kubeconfig (dict or content) that are credentials: everything under
+    ``users[].user`` (token, client key and certificate, password, exec and auth-provider settings)."""
+    data = kubeconfig
+    if isinstance(kubeconfig, str):
+        if is_kubeconfig_path(kubeconfig) or yaml is None:
+            return set()
+        try:
+            data = yaml.safe_load(kubeconfig)
+        except yaml.YAMLError:
+            return set()
+    if not isinstance(data, dict) or not isinstance(data.get("users"), list):
+        return set()
+    return set(_strings([u.get("user") for u in data["users"] if isinstance(u, dict)]))
+
+
+def _option_values(argument_spec, params, want):
+    """Values of the options (at any depth of suboptions) for which ``want(name, spec)`` is true."""
+    out = []
+    for name, spec in (argument_spec or {}).items():
+        value = (params or {}).get(name)
+        if value is None:
+            continue
+        if want(name, spec):
+            out.append(value)
+        if spec.get("options"):
+            for item in (value if isinstance(value, list) else [value]):
+                if isinstance(item, dict):
+                    out += _option_values(spec["options"], item, want)
+    return out
+
+
+def mask_kubeconfigs(module):
+    """Narrow what Ansible masks for the kubeconfig options of ``module`` (call it after AnsibleModule()).
+
+    Every kubeconfig option is ``no_log`` (as in kubernetes.core), so AnsibleModule masks each of its
+    strings wherever it appears in what the module returns and leaves the option out of the
+    invocation it logs. For a dict that masks its public strings as well ("v1" from apiVersion turns
+    the server version v1.35.4 into ********.35.4; cluster names, server URLs) and for a path the path
+    in messages. So afterwards the masked set holds: a kubeconfig given as content, whole; the
+    credentials inside content or a dict (``users[].user``); every string of other no_log options;
+    and no longer the paths and the public strings of dicts.
+    """
+    def is_kubeconfig(name, spec):
+        return name == "kubeconfig" and spec.get("no_log")
+    secret, public = set(), set()
+    for value in _option_values(module.argument_spec, module.params, is_kubeconfig):
+        if isinstance(value, dict):
+            public.update(_strings(value))
+        elif is_kubeconfig_path(value):
+            public.add(value)
+        elif isinstance(value, str):
+            secret.add(value)
+        secret.update(kubeconfig_credentials(value))
+    others = set()
+    for value in _option_values(module.argument_spec, module.params,
+                                lambda name, spec: spec.get("no_log") and not is_kubeconfig(name, spec)):
+        others.update(_strings(value))
+    module.no_log_values.difference_update(public - secret - others)
+    module.no_log_values.update(secret)
+
+
 def load_kubeconfig_dict(kubeconfig):
     """Return a kubeconfig as a dict from a path, a YAML string, or a dict."""
     if isinstance(kubeconfig, dict):
@@ -129,7 +216,7 @@ def load_kubeconfig_dict(kubeconfig):
     if not isinstance(kubeconfig, str):
         raise KubeError("kubeconfig must be a path, a YAML string or a dict, got %s" % type(kubeconfig).__name__)
     text = kubeconfig
-    if "\n" not in kubeconfig and not kubeconfig.lstrip().startswith("{"):
+    if is_kubeconfig_path(kubeconfig):
         path = os.path.expanduser(kubeconfig)
         if not os.path.exists(path):
             raise KubeError("kubeconfig file %s does not exist; pass an existing path or the kubeconfig content" % kubeconfig)

@@ -121,6 +121,7 @@ from ansible_collections.multicloud.mesh.plugins.module_utils.kube import (
     HAS_KUBERNETES,
     KUBE_ARG_SPEC,
     KUBE_IMP_ERR,
+    mask_kubeconfigs,
     KubeError,
     connect,
 )
@@ -156,6 +157,7 @@ def main():
         mutually_exclusive=[("kubeconfig", "host")],
         supports_check_mode=True,
     )
+    mask_kubeconfigs(module)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBE_IMP_ERR)
     try:

@@ -41,7 +41,11 @@ attributes:
     description: Returns the objects before and after per cluster; Secret data is redacted.
 options:
   mesh_id:
-    description: The mesh ID (C(values.global.meshID)) shared by all clusters.
+    description:
+      - The mesh ID (C(values.global.meshID)) shared by all clusters.
+      - Also the value of the C(multicloud.mesh/mesh-id) label, so a Kubernetes label value (at most 63
+        letters, digits, C(-), C(_) and C(.), starting and ending with a letter or digit); anything else
+        fails before a cluster is read.
     type: str
     required: true
   clusters:
@@ -55,12 +59,16 @@ options:
         type: str
         required: true
       network:
-        description: The network of the cluster (C(values.global.network)); clusters in different VPCs or
-          clouds are on different networks.
+        description:
+          - The network of the cluster (C(values.global.network)); clusters in different VPCs or
+            clouds are on different networks.
+          - The value of the C(topology.istio.io/network) label, so a Kubernetes label value (see O(mesh_id)).
         type: str
         required: true
       kubeconfig:
-        description: Kubeconfig of the cluster (path, YAML content or dict).
+        description:
+          - Kubeconfig of the cluster (path, YAML content or dict).
+          - C(no_log) like the kubeconfig of the M(multicloud.mesh.cluster_info) module; a path stays readable.
         type: raw
       context:
         description: Context of O(clusters[].kubeconfig).
@@ -279,6 +287,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.multicloud.mesh.plugins.module_utils.kube import (
     HAS_KUBERNETES,
     KUBE_IMP_ERR,
+    mask_kubeconfigs,
     KubeError,
     connect,
 )
@@ -292,7 +301,7 @@ from ansible_collections.multicloud.mesh.plugins.module_utils.istio import (
 CLUSTER_SPEC = dict(
     name=dict(type="str", required=True),
     network=dict(type="str", required=True),
-    kubeconfig=dict(type="raw", no_log=False),
+    kubeconfig=dict(type="raw", no_log=True),  # content or a dict carries credentials (mask_kubeconfigs)
     context=dict(type="str"),
     host=dict(type="str"),
     api_key=dict(type="str", no_log=True),
@@ -323,6 +332,7 @@ ARG_SPEC = dict(
 
 def main():
     module = AnsibleModule(argument_spec=ARG_SPEC, supports_check_mode=True)
+    mask_kubeconfigs(module)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBE_IMP_ERR)
     params = module.params

@@ -43,6 +43,9 @@ options:
   mesh_id:
     description:
       - Identifier of the mesh, written as the OU of a generated root CA's subject.
+      - The same ID as M(multicloud.mesh.istio_multicluster)'s O(multicloud.mesh.istio_multicluster#module:mesh_id),
+        which writes it as a label value; so a Kubernetes label value here too (at most 63 letters, digits,
+        C(-), C(_) and C(.), starting and ending with a letter or digit), checked before anything is read.
     type: str
     required: true
   clusters:
@@ -58,7 +61,9 @@ options:
         type: str
         required: true
       kubeconfig:
-        description: The cluster's kubeconfig, as a path, its YAML content, or a dictionary.
+        description:
+          - The cluster's kubeconfig, as a path, its YAML content, or a dictionary.
+          - C(no_log) like O(kubeconfig); a path stays readable.
         type: raw
         required: true
       context:
@@ -90,6 +95,7 @@ options:
         description:
           - Kubeconfig of the cluster holding the Secret, for O(root_store.type=secret). When not set, the
             module's connection options (O(kubeconfig), O(context), O(host), O(api_key), ...) are used.
+          - C(no_log) like O(kubeconfig); a path stays readable.
         type: raw
       context:
         description: Context of O(root_store.kubeconfig).
@@ -345,6 +351,7 @@ from ansible_collections.multicloud.mesh.plugins.module_utils.kube import (
     HAS_KUBERNETES,
     KUBE_ARG_SPEC,
     KUBE_IMP_ERR,
+    mask_kubeconfigs,
     KubeError,
     connect,
 )
@@ -505,7 +512,7 @@ def _view(info):
     return dict((k, info.get(k)) for k in keys) if info else None
 
 
-TRUST_DOMAIN_RE = re.compile(r"^[a-z0-9._-]{1,255}$")  # the SPIFFE ID standard's trust domain characters
+TRUST_DOMAIN_RE = re.compile(r"^[a-z0-9._-]{1,255}\Z")  # the SPIFFE ID standard's trust domain characters
 
 
 class MeshCA(object):
@@ -519,7 +526,9 @@ class MeshCA(object):
 
     def validate(self):
         p = self.params
-        problems = validate.errors(validate.not_empty(p["mesh_id"], "mesh_id"))
+        problems = validate.errors(validate.not_empty(p["mesh_id"], "mesh_id"),
+                                   # the mesh ID the istio_multicluster module writes as a label value
+                                   validate.label_value(p["mesh_id"], "mesh_id", "mesh ID (a Kubernetes label value)"))
         if not TRUST_DOMAIN_RE.match(p["trust_domain"] or ""):
             problems.append("trust_domain %r is not a SPIFFE trust domain: use lowercase letters, digits, '.', '-' "
                             "and '_', like cluster.local" % p["trust_domain"])
@@ -770,13 +779,13 @@ def main():
         mesh_id=dict(type="str", required=True),
         clusters=dict(type="list", elements="dict", required=True, options=dict(
             name=dict(type="str", required=True),
-            kubeconfig=dict(type="raw", required=True, no_log=False),
+            kubeconfig=dict(type="raw", required=True, no_log=True),
             context=dict(type="str"),
         )),
         root_store=dict(type="dict", options=dict(
             type=dict(type="str", required=True, choices=["file", "secret"]),
             path=dict(type="path"),
-            kubeconfig=dict(type="raw", no_log=False),
+            kubeconfig=dict(type="raw", no_log=True),
             context=dict(type="str"),
             namespace=dict(type="str", default="mesh-ca"),
             name=dict(type="str", default="mesh-root-ca"),
@@ -799,6 +808,7 @@ def main():
         mutually_exclusive=[("kubeconfig", "host")],
         supports_check_mode=True,
     )
+    mask_kubeconfigs(module)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBE_IMP_ERR)
     if not ca.HAS_CRYPTOGRAPHY:

@@ -88,7 +88,9 @@ options:
             type: str
             default: istio-system
       kubeconfig:
-        description: Kubeconfig of the source cluster (path, YAML content or dictionary).
+        description:
+          - Kubeconfig of the source cluster (path, YAML content or dictionary).
+          - C(no_log) like the kubeconfig of the M(multicloud.mesh.cluster_info) module; a path stays readable.
         type: raw
       context:
         description: Context of O(source.kubeconfig).
@@ -131,7 +133,9 @@ options:
         type: str
         choices: [istio_dns_proxy, coredns_stub, kube_dns_stub]
       kubeconfig:
-        description: Kubeconfig of the consumer (path, YAML content or dictionary).
+        description:
+          - Kubeconfig of the consumer (path, YAML content or dictionary).
+          - C(no_log) like the kubeconfig of the M(multicloud.mesh.cluster_info) module; a path stays readable.
         type: raw
       context:
         description: Context of O(consumers[].kubeconfig).
@@ -158,7 +162,11 @@ options:
         type: int
         default: 30
   host_suffix:
-    description: Suffix of the host consumers call, C(<name>.<namespace>.<host_suffix>).
+    description:
+      - Suffix of the host consumers call, C(<name>.<namespace>.<host_suffix>).
+      - An RFC 1123 DNS name (dot-separated labels of 1-63 characters C(a-z), C(0-9) and C(-), not starting
+        or ending with C(-); the whole host at most 253 characters); anything else fails before a cluster is
+        read, since it is written into the consumers' DNS configuration.
     type: str
     default: global
   address_range:
@@ -183,7 +191,9 @@ options:
     type: str
     default: istio-system
   cluster_domain:
-    description: DNS domain of the source cluster, for the source-side endpoint C(<name>.<namespace>.svc.<cluster_domain>).
+    description:
+      - DNS domain of the source cluster, for the source-side endpoint C(<name>.<namespace>.svc.<cluster_domain>).
+      - An RFC 1123 DNS name (see O(host_suffix)); one trailing dot is allowed.
     type: str
     default: cluster.local
   wait_timeout:
@@ -371,6 +381,7 @@ from ansible_collections.multicloud.mesh.plugins.module_utils.kube import (
     HAS_KUBERNETES,
     KUBE_ARG_SPEC,
     KUBE_IMP_ERR,
+    mask_kubeconfigs,
 )
 from ansible_collections.multicloud.mesh.plugins.module_utils.service_entry import (
     DNS_MODES,
@@ -415,6 +426,7 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    mask_kubeconfigs(module)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBE_IMP_ERR)
     try:
