@@ -19,7 +19,11 @@ command -v go >/dev/null 2>&1 || { echo "build.sh: the Go toolchain is required 
 now() { date +%s; }
 
 build() {  # build NAME VERSION OUTDIR -- go build args...
-  local name=$1 version=$2 out=$3; shift 4
+  local name=$1 version=$2 out=$3 lock; shift 4
+  # One build of a component at a time: a second bootstrap (another test run started meanwhile)
+  # waits here and then finds the finished build, instead of removing the first one's $out.tmp.
+  exec {lock}>"$bin/.lock-$name"
+  flock "$lock"
   if [ -f "$out/.complete" ]; then
     echo "[build] $name $version: cached in ${out#"$root"/}"
     return 0
