@@ -4,7 +4,8 @@
   bad_input.py RECORD REPO
 
 Per row: the task failed; its msg names the row's option and matches the row's msg regex, and
-carries no traceback; the state right after the row (emulators, plain cluster, scratch folder)
+carries no traceback; a row with `secret` (a credential among its vars): the msg does not show it and
+no host variable but the row's own holds it afterwards (no set_fact copy); the state right after the row (emulators, plain cluster, scratch folder)
 equals the state before the first row. Also: every module in plugins/modules and every role with
 meta/argument_specs.yml has rows. Prints one line per row and the summary line.
 """
@@ -48,6 +49,10 @@ def check(record, repo):
             errors.append("msg does not match %r" % row["msg"])
         if "Traceback" in msg:
             errors.append("msg carries a traceback")
+        if row.get("secret") and row["secret"] in msg:
+            errors.append("msg shows the secret of the row")
+        if row.get("secret") and entry.get("secret_in") != []:
+            errors.append("the secret was copied into host variable(s) %s" % entry.get("secret_in"))
         changed = _changes(baseline, _parse(entry["state"]))
         if changed:
             errors.append("changed: %s" % "; ".join(changed))
