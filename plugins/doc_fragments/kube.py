@@ -16,9 +16,9 @@ options:
       - The kubeconfig of the cluster, as a path to a file, its YAML content, or a dictionary.
       - Falls back to the E(K8S_AUTH_KUBECONFIG) environment variable.
       - Either O(kubeconfig) or O(host) is required.
-      - The option is C(no_log) (as in C(kubernetes.core)): content is masked whole in the module's result
-        and log, and so are the credentials of content or a dictionary (everything under C(users[].user):
-        tokens, client keys and certificates, passwords); a path and the public parts of a dictionary
+      - The option is C(no_log) (as in C(kubernetes.core)). Content is masked whole in the module's result
+        and log, and so are the credentials of content or a dictionary (everything under C(users[].user), that
+        is tokens, client keys and certificates, passwords). A path and the public parts of a dictionary
         (server URL, cluster and context names) stay readable.
       - The E(K8S_AUTH_*) environment variables are only used when neither O(kubeconfig) nor O(host)
         is given; a connection given in the task is never mixed with one from the environment.
