@@ -20,7 +20,7 @@ sanity lint units integration:
 # Every role's molecule scenario against the sandbox (tests/integration/targets/molecule);
 # one: `make molecule SCENARIOS=istio`, or `.venv/bin/molecule test -s istio` (its own sandbox home).
 molecule:        ## molecule test for every role (molecule/<role>) against the sandbox
-	bash scripts/bootstrap.sh && MESH_REPO="$(CURDIR)" bash tests/integration/targets/molecule/runme.sh $(SCENARIOS)
+	bash scripts/bootstrap.sh && MESH_TEST_TIER=full MESH_REPO="$(CURDIR)" bash tests/integration/targets/molecule/runme.sh $(SCENARIOS)
 
 sandbox-up: bootstrap
 	PYTHONPATH=sandbox .venv/bin/python -m meshsandbox up mesh-1:eks mesh-2:gke

@@ -1,4 +1,4 @@
-"""Print (JSON) what the mesh stages create, per cluster of the sandbox home: the test asserts that a
+"""Print (JSON) what the mesh stages create (namespaces, Istio CRDs, istio-system objects, ServiceEntries), per cluster of the sandbox home: the test asserts that a
 check run left it unchanged. Reads each cluster with its admin kubeconfig in $MESH_SANDBOX_HOME/clusters
 (the inventory's token kubeconfigs expire after 15 minutes on EKS). Usage: cluster_state.py HOST...
 (the EKS emulator names the local cluster after the host, the GKE emulator g-<hash>-<host>)."""
@@ -18,7 +18,11 @@ def state(path):
         "istio_crds": sorted(c.metadata.name for c in ext.list_custom_resource_definition().items
                              if c.metadata.name.endswith(".istio.io")),
         "istio_system_secrets": [], "istio_system_deployments": [], "istio_system_services": [],
+        "service_entries": [],
     }
+    if "serviceentries.networking.istio.io" in out["istio_crds"]:
+        entries = client.CustomObjectsApi(api).list_cluster_custom_object("networking.istio.io", "v1", "serviceentries")
+        out["service_entries"] = sorted("%s/%s" % (e["metadata"]["namespace"], e["metadata"]["name"]) for e in entries["items"])
     if "istio-system" in namespaces:
         out["istio_system_secrets"] = sorted(s.metadata.name for s in core.list_namespaced_secret("istio-system").items)
         out["istio_system_deployments"] = sorted(d.metadata.name for d in apps.list_namespaced_deployment("istio-system").items)

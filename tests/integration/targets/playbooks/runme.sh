@@ -5,7 +5,8 @@
 #   2. site.yml --tags clusters -> (A) --check --diff on clusters without the mesh -> --tags mesh_ca
 #      -> verify.yml without the mesh checks -> (B) --check --diff with the mesh CA, without Istio;
 #      each check run predicts changes on both hosts and leaves the clusters as they were
-#   3. site.yml (the rest: Istio, postcard, link) -> site.yml again (changed=0 every host)
+#   3. site.yml --tags mesh before the app (Istio; the link warns, links nothing) -> site.yml (the
+#      rest: postcard, link) -> site.yml again (changed=0 every host)
 #      -> --check --diff on the deployed mesh (no change predicted)
 #   4. LoadBalancer Services -> verify.yml (postcard check against a local stand-in page, passing
 #      and failing)
@@ -129,7 +130,14 @@ expect checkB 'check mode: predicted as created in mesh-1, namespace postcard' "
 expect checkB 'a real run links' "(B) the link was not predicted"
 unchanged_since "$before" "(B)"
 
-step "3. site.yml -vvv (the rest of the mesh: Istio, postcard, link)"
+step "3. site.yml -vvv --tags mesh before the app exists (Istio; the link says it links nothing yet)"
+runv mesh playbooks/site.yml --tags mesh "$@" || fail "site.yml --tags mesh failed"
+expect mesh 'WARNING: Service postcard/messenger does not exist in mesh-2 yet, so the frontends are NOT linked' \
+    "--tags mesh before the app did not say that it links nothing"
+"$PY" -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(not all(s[h]["service_entries"] == [] for h in s))' "$(state)" \
+    || fail "--tags mesh before the app created ServiceEntries: $(state)"
+
+step "3. site.yml -vvv (the rest of the mesh: postcard, link)"
 t=$(date +%s)
 runv site1 playbooks/site.yml "$@" || fail "site.yml failed"
 echo "site.yml (after clusters and mesh CA): $(( $(date +%s) - t ))s; from nothing: $(( $(date +%s) - t_site ))s"
