@@ -2,9 +2,9 @@
 # mesh_service_entry against two real local control planes: c1 acts as EKS (LoadBalancer
 # hostnames), c2 as GKE (LoadBalancer IPs), plus a plain c3 without Istio's CRDs. Installs
 # Istio's real ServiceEntry/DestinationRule/Gateway CRDs (extracted from the pinned Istio Go
-# module), fake east-west gateway Services, then runs playbook.yml. Builds nothing. When the
-# sandbox's Istio build exists (sandbox/build/build.sh istio: pilot-discovery, xds-probe), c1's
-# view is also checked through a real istiod run locally against c1 (meshsandbox.istiod).
+# module), fake east-west gateway Services, then runs playbook.yml; c1's view is checked through a
+# real istiod run locally against c1 (meshsandbox.istiod). Builds nothing: the sandbox's Istio build
+# (sandbox/build/build.sh istio: pilot-discovery, xds-probe) must exist, else the target fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
@@ -22,16 +22,18 @@ mkdir -p "$work"
 # shellcheck source=/dev/null
 . "$REPO/sandbox/build/istio/version.env"
 istio_bin=${MESH_SANDBOX_BIN:-$REPO/.cache/bin}/istio-$ISTIO_VERSION
-it_istiod=false
-if [ -x "$istio_bin/pilot-discovery" ] && [ -x "$istio_bin/xds-probe" ] && [ -f "$REPO/sandbox/meshsandbox/istiod.py" ]; then
-  it_istiod=true
-else
-  echo "mesh_service_entry: no Istio build in $istio_bin; the istiod view checks are skipped" >&2
+missing=()
+for f in "$istio_bin/pilot-discovery" "$istio_bin/xds-probe"; do [ -x "$f" ] || missing+=("$f"); done
+[ -f "$REPO/sandbox/meshsandbox/istiod.py" ] || missing+=("$REPO/sandbox/meshsandbox/istiod.py")
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "mesh_service_entry: ${missing[*]} missing: the istiod/xDS view checks cannot run; build Istio first with" \
+       "'bash sandbox/build/build.sh istio' or scripts/bootstrap.sh (this test builds nothing)" >&2
+  exit 1
 fi
 "$PY" "$here/files/fixture.py" crds "$REPO/sandbox/build/istio/go.mod" "$work/istio-crds.yaml"
 "$PY" -m meshsandbox up it-se-c1:eks it-se-c2:gke it-se-c3:plain
 "$(dirname "$PY")/ansible-playbook" -i localhost, -c local "$here/playbook.yml" \
-  -e "it_python=$PY" -e "it_files=$here/files" -e "it_istiod=$it_istiod" -e "it_crds=$work/istio-crds.yaml" \
+  -e "it_python=$PY" -e "it_files=$here/files" -e "it_crds=$work/istio-crds.yaml" \
   -e "it_kubeconfig_1=$("$PY" -m meshsandbox kubeconfig it-se-c1)" \
   -e "it_kubeconfig_2=$("$PY" -m meshsandbox kubeconfig it-se-c2)" \
   -e "it_kubeconfig_3=$("$PY" -m meshsandbox kubeconfig it-se-c3)" \
