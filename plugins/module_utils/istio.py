@@ -32,6 +32,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 try:
     import yaml
@@ -777,9 +778,17 @@ class MeshInstaller(object):
             [o for o in objects if o["kind"] == "CustomResourceDefinition"],
         ]
         for index, group in enumerate(groups):
+            crds = index == len(groups) - 1
+            if crds and not self.check_mode:
+                for obj in group:
+                    warm_custom_resources(applier, applier.get(CRD_API_VERSION, "CustomResourceDefinition",
+                                                               obj["metadata"]["name"]))
             deleted = [o for o in group if applier.delete_object(o, wait=False)["changed"]]
             if deleted and wait and not self.check_mode:
-                applier.wait_all_gone(deleted, timeout)
+                if crds:
+                    wait_crds_gone(applier, [o["metadata"]["name"] for o in deleted], timeout)
+                else:
+                    applier.wait_all_gone(deleted, timeout)
             if index == 0:
                 self._delete_istiod_leftovers(run)
         for namespace in p.get("injection_namespaces") or []:
@@ -791,3 +800,124 @@ class MeshInstaller(object):
             applier.delete("v1", "Namespace", ISTIO_NAMESPACE, wait=wait and not self.check_mode, timeout=timeout)
         else:
             applier.apply(namespace_object(ISTIO_NAMESPACE))  # keep cacerts (mesh_ca's); drop our labels
+
+
+# ---- deleting CRDs ------------------------------------------------------------------
+# kube-apiserver's CRD finalizer (customresourcecleanup.apiextensions.k8s.io) lists a CRD's
+# instances from the watch cache of that custom resource before it lets the CRD go. That cache
+# is created on demand, by the first request for the resource; since Kubernetes 1.34
+# (ResilientWatchCacheInitialization, locked on) a list on a cache that is still filling fails
+# at once with 429 "storage is (re)initializing" instead of waiting. The finalizer then sets
+# Terminating=True/InstanceDeletionFailed and retries 5 ms later from its workqueue; when its
+# informer has not yet seen that status write, the retry's first status update conflicts and the
+# finalizer drops the key ("we'll get called again"), and the update it then sees changed only
+# the Terminating condition, which it ignores by design. Nothing wakes it until the informer's
+# resync, 5 minutes later (apiextensions-apiserver@v0.35.4: pkg/controller/finalizer/
+# crd_finalizer.go sync/updateCustomResourceDefinition, pkg/apiserver/apiserver.go resync).
+# So before deleting a CRD its custom resources are listed once (the cache exists and is filled
+# when the list answers), and a CRD still terminating after a failed or slow finalizer pass gets
+# its finalizer queued again by an annotation change (any change outside the Terminating condition
+# re-queues it).
+CRD_API_VERSION = "apiextensions.k8s.io/v1"
+CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+CRD_NUDGE_ANNOTATION = "multicloud.mesh/crd-finalizer-requeue"
+CRD_NUDGE_AFTER = 5.0  # seconds a CRD may stay terminating before its finalizer is queued again
+CRD_WARM_TIMEOUT = 10.0
+
+
+def crd_storage_path(crd):
+    """``/apis/<group>/<version>/<plural>`` of the version the finalizer lists (the storage version
+    when it is served, else the first served one); None when the CRD serves nothing."""
+    spec = (crd or {}).get("spec") or {}
+    served = [v for v in spec.get("versions") or [] if v.get("served")]
+    if not served or not spec.get("group") or not (spec.get("names") or {}).get("plural"):
+        return None
+    version = ([v for v in served if v.get("storage")] or served)[0]["name"]
+    return "/apis/%s/%s/%s" % (spec["group"], version, spec["names"]["plural"])
+
+
+def crd_terminating(crd):
+    """(reason, message) of a CRD's Terminating condition, or None when it has none."""
+    for cond in ((crd or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Terminating":
+            return cond.get("reason") or "", cond.get("message") or ""
+    return None
+
+
+def warm_custom_resources(applier, crd, timeout=CRD_WARM_TIMEOUT, sleep=time.sleep, clock=time.monotonic):
+    """List the custom resources of ``crd`` (a live CRD dict) until the API server answers.
+
+    The list creates the resource's watch cache and only succeeds once it is filled (an
+    unpaginated list is not sent to etcd while the cache fills: 429). Best effort: returns
+    whether a list succeeded; a CRD that is gone or serves nothing returns False.
+    """
+    path = crd_storage_path(crd)
+    if path is None:
+        return False
+    deadline = clock() + timeout
+    while True:
+        try:
+            applier.kube.dynamic.request("GET", path, _request_timeout=getattr(applier.kube, "timeout", 30))
+            return True
+        except Exception as exc:  # pylint: disable=broad-except
+            status = getattr(exc, "status", None)
+            if status not in (429, 500, 503, 504) or clock() >= deadline:
+                return False
+        sleep(0.2)
+
+
+def requeue_crd_finalizer(applier, name, count):
+    """Change an annotation of terminating CRD ``name`` so that the CRD finalizer looks at it again."""
+    resource = applier.resource(CRD_API_VERSION, "CustomResourceDefinition")
+    if resource is None:
+        return False
+    body = {"metadata": {"annotations": {CRD_NUDGE_ANNOTATION: str(count)}}}
+    try:
+        applier.kube.call_raw(lambda: resource.patch(body=body, name=name,
+                                                     content_type="application/merge-patch+json",
+                                                     _request_timeout=getattr(applier.kube, "timeout", 30)))
+    except Exception as exc:  # pylint: disable=broad-except
+        if getattr(exc, "status", None) in (404, 409, 422):
+            return False  # gone meanwhile, or no longer patchable: the next probe tells
+        raise
+    return True
+
+
+def wait_crds_gone(applier, names, timeout, nudge_after=CRD_NUDGE_AFTER, sleep=None, clock=time.monotonic):
+    """Wait until the CRDs ``names`` (deleted already) are gone; see the comment above.
+
+    A CRD whose finalizer failed (Terminating reason InstanceDeletionFailed) or that is still
+    terminating ``nudge_after`` seconds after the last look has its resources listed again and
+    its finalizer re-queued. Raises ApplyError after ``timeout`` seconds with the CRDs' reasons.
+    """
+    from ansible_collections.multicloud.mesh.plugins.module_utils.apply import ApplyError
+    from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
+    pending = dict((name, None) for name in names)
+    started = clock()
+    last_nudge = dict((name, started) for name in names)
+    nudges = {}
+
+    def probe():
+        for name in list(pending):
+            live = applier.get(CRD_API_VERSION, "CustomResourceDefinition", name)
+            if live is None:
+                pending.pop(name)
+                continue
+            pending[name] = crd_terminating(live)
+            meta = live.get("metadata") or {}
+            if not meta.get("deletionTimestamp") or CRD_CLEANUP_FINALIZER not in (meta.get("finalizers") or []):
+                continue  # not (or no longer) the CRD finalizer's to finish
+            failed = (pending[name] or ("", ""))[0] == "InstanceDeletionFailed"
+            if failed or clock() - last_nudge[name] >= nudge_after:
+                warm_custom_resources(applier, live)
+                nudges[name] = nudges.get(name, 0) + 1
+                requeue_crd_finalizer(applier, name, nudges[name])
+                last_nudge[name] = clock()
+        return not pending
+    try:
+        wait_until(probe, timeout=timeout, interval=1.0, what="deletion", sleep=sleep, clock=clock)
+    except WaitTimeout:
+        details = ["CustomResourceDefinition/%s%s" % (name, " (Terminating: %s: %s)" % cond if cond else "")
+                   for name, cond in sorted(pending.items())[:5]]
+        raise ApplyError("timed out after %ss waiting for the deletion of %s in cluster %s"
+                         % (timeout, ", ".join(details), applier.kube.server))
