@@ -879,7 +879,10 @@ def requeue_crd_finalizer(applier, name, count):
     except Exception as exc:  # pylint: disable=broad-except
         if getattr(exc, "status", None) in (404, 409, 422):
             return False  # gone meanwhile, or no longer patchable: the next probe tells
-        raise
+        from ansible_collections.multicloud.mesh.plugins.module_utils.apply import ApplyError
+        from ansible_collections.multicloud.mesh.plugins.module_utils.kube import explain
+        raise ApplyError("re-queueing the finalizer of CustomResourceDefinition/%s failed: %s"
+                         % (name, explain(exc, applier.kube.server).msg))
     return True
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Deleting Istio's CRDs against a fake API server that behaves like kube-apiserver 1.35's CRD finalizer.
 
-The fake models what was seen in the sandbox (docs/istio.md, "Uninstall and the CRD finalizer"):
+The fake models what was seen in the sandbox (see the comment above CRD_API_VERSION in istio.py):
 the finalizer lists the CRD's instances from a watch cache that exists only after a first request
 for the resource; on a cold cache its pass fails (429 "storage is (re)initializing"), it records
 Terminating=True/InstanceDeletionFailed and -- the lost wake-up -- is not run again until
@@ -247,3 +247,15 @@ def test_a_crd_that_never_goes_times_out_with_its_reason_and_nudges_are_spaced()
     assert 3 <= len(patches) <= 31  # at most one per probe, probes at most once a second
     assert api.crds["proxyconfigs.networking.istio.io"]["metadata"]["annotations"] == {
         istio.CRD_NUDGE_ANNOTATION: str(len(patches))}
+
+
+def test_requeue_errors_other_than_gone_are_reported():
+    class Forbidden(FakeApiServer):
+        def patch(self, name, body):
+            raise Status(403)
+    api = Forbidden(ISTIO_CRDS[:1])
+    assert istio.requeue_crd_finalizer(FakeApplier(FakeApiServer([])), "gone.example.com", 1) is False
+    with pytest.raises(ApplyError) as err:
+        istio.requeue_crd_finalizer(FakeApplier(api), "proxyconfigs.networking.istio.io", 1)
+    assert err.value.msg.startswith("re-queueing the finalizer of CustomResourceDefinition/proxyconfigs.networking"
+                                    ".istio.io failed: permission denied by https://127.0.0.1:6443 (403 Forbidden)")
