@@ -26,7 +26,7 @@ if [ ${#scenarios[@]} -eq 0 ]; then
     elif [ "${MESH_TEST_TIER:-default}" = full ]; then read -r -a scenarios <<<"$all_scenarios"
     else
         scenarios=(mesh_link)
-        echo "SKIPPED scenarios $(sed 's/ *mesh_link//' <<<"$all_scenarios") (default tier: MESH_TEST_TIER=full runs every role's scenario)"
+        echo "SKIPPED scenarios ${all_scenarios% mesh_link} (default tier: MESH_TEST_TIER=full runs every role's scenario)"
     fi
 fi
 

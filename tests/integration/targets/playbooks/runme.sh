@@ -10,7 +10,7 @@
 #      -> --check --diff on the deployed mesh (no change predicted)
 #   4. LoadBalancer Services -> verify.yml (postcard check against a local stand-in page, passing
 #      and failing)
-#   5. API faults (rows.yml through faults.yml; the default tier runs one fault of each kind,
+#   5. API faults (vars/rows.yml through faults.yml; the default tier runs one fault of each kind,
 #      MESH_TEST_TIER=full / MESH_RESILIENCE_FULL=1 every row)
 #   6. secrets scan (scan_secrets.py) of everything steps 1-5 printed (ansible-playbook -vvv)
 #      and wrote: no key or token outside 0600 files
@@ -192,7 +192,7 @@ step "5. API faults (rows.yml) on the deployed mesh"
 if [ "${MESH_RESILIENCE_FULL:-0}" = 1 ]; then
     echo "MESH_RESILIENCE_FULL=1: running every row"
 else
-    echo "SKIPPED rows $("$PY" -c 'import sys, yaml; print(" ".join(r["id"] for r in yaml.safe_load(open(sys.argv[1]))["faults_rows"] if r.get("full")))' "$HERE/rows.yml")" \
+    echo "SKIPPED rows $("$PY" -c 'import sys, yaml; print(" ".join(r["id"] for r in yaml.safe_load(open(sys.argv[1]))["faults_rows"] if r.get("full")))' "$HERE/vars/rows.yml")" \
          "(full tier only: the default tier keeps faults of each kind; MESH_TEST_TIER=full runs them)"
 fi
 "$PY" - "$LOGS/clusters.json" <<'PYEOF'
