@@ -7,7 +7,9 @@
 Pure logic (no Kubernetes, no files), so every decision is unit-testable:
 
 - ``new_root`` / ``load_root``: a generated or user-supplied root (a bundle whose first
-  certificate is the signing CA and whose last is the trust anchor, for enterprise PKI).
+  certificate is the signing CA and whose last is the trust anchor, for enterprise PKI);
+  ``load_public_root``: the same certificates without the key (checking intermediates and
+  building ``cacerts`` need no key; only signing does).
 - ``new_intermediate``: an intermediate CA per cluster as Istio's plug-in CA expects it
   (O=Istio, CN "Intermediate CA <cluster>", L=<cluster>, CA:true pathlen:0, keyCertSign,
   SAN DNS istiod.istio-system.svc and the SPIFFE trust domain URI).
@@ -288,12 +290,23 @@ def load_root(cert_text, key_text, source="user", now=None):
     CA or may not sign CAs (pathlen 0, no keyCertSign), an expired one, a chain whose
     links do not verify.
     """
+    what = {"user": "root_cert", "store": "the root in the root store"}.get(source, source)
+    load_certs(cert_text, what)
+    key = load_key(key_text, what.replace("root_cert", "root_key").replace("the root in", "the root key in"))
+    root = load_public_root(cert_text, source, now, key=key)
+    root.key = key
+    return root
+
+
+def load_public_root(cert_text, source="store", now=None, key=None):
+    """The certificates of a root without its key (``RootCA.key`` is None), validated like
+    ``load_root`` except for the key: enough to check intermediates and to build ``cacerts``
+    data, not to sign. Used when nothing has to be signed, so the key is never read."""
     now = now or utcnow()
     what = {"user": "root_cert", "store": "the root in the root store"}.get(source, source)
     certs = load_certs(cert_text, what)
-    key = load_key(key_text, what.replace("root_cert", "root_key").replace("the root in", "the root key in"))
     cert = certs[0]
-    if not public_keys_match(key, cert):
+    if key is not None and not public_keys_match(key, cert):
         raise CAError("%s: the private key does not match the certificate %s (fingerprint %s)"
                       % (what, cert.subject.rfc4514_string(), fingerprint(cert)))
     if not is_ca(cert):
@@ -311,12 +324,28 @@ def load_root(cert_text, key_text, source="user", now=None):
         if not signed_by(child, parent):
             raise CAError("%s: the bundle is not a chain: %s is not issued by %s"
                           % (what, child.subject.rfc4514_string(), parent.subject.rfc4514_string()))
-    return RootCA(cert, key, chain=certs[1:], source=source)
+    return RootCA(cert, None, chain=certs[1:], source=source)
 
 
 def store_text(root):
     """Content of a file root store: the certificate bundle, then the key (write it 0600)."""
     return root.bundle_pem + root.key_pem
+
+
+def store_certs_text(lines):
+    """The certificates of a file root store, from its lines up to the private key.
+
+    ``lines`` is an iterable of lines (an open file): reading stops at the key's BEGIN line, so
+    the key is neither parsed nor kept. Returns "" when there is no certificate.
+    """
+    kept = []
+    for line in lines:
+        line = _text(line)
+        if line.startswith("-----BEGIN") and "PRIVATE KEY-----" in line:
+            break
+        kept.append(line)
+    text = "".join(kept)
+    return text if "-----BEGIN CERTIFICATE-----" in text else ""
 
 
 def split_store_text(text):
@@ -419,6 +448,9 @@ def plan_cacerts(existing, root, cluster, key_type="ec-p256", validity_days=365,
     A kept intermediate is reused byte-for-byte.
     """
     reason = reissue_reason(existing, root, cluster, renew_before_days, rotate, now)
+    if reason and root.key is None:
+        raise CAError("cluster %s needs a new intermediate (%s) and the root was read without its key"
+                      % (cluster, reason))
     if reason:
         ca_cert, ca_key = new_intermediate(root, cluster, key_type, validity_days, trust_domain, now)
     else:

@@ -17,8 +17,13 @@ description:
     per cluster, and installs each cluster's C(istio-system/cacerts) Secret with the entries Istio's plug-in
     CA reads - C(ca-cert.pem), C(ca-key.pem), C(root-cert.pem) and C(cert-chain.pem) (intermediate then
     root). Never uses Istio's sample certificates.
-  - The root key survives between runs without a local disk - it is kept where O(root_store) says (a 0600
-    file or a Kubernetes Secret in a chosen cluster) and reused when present.
+  - The root key survives between runs where O(root_store) says - a 0600 file on the controller, a secret of
+    AWS Secrets Manager, or (only when asked for, see the warning there) a Kubernetes Secret - and is reused
+    when present. It can also come from a vault or an AWX credential as O(root_cert) and O(root_key).
+  - The root key is read only when something must be signed or stored - a new or reissued intermediate, a
+    new root, a root store to write. A run that keeps every intermediate reads the root's certificates only
+    (from a file store, not its key lines; from AWS Secrets Manager, the fingerprint tag alone) and reports
+    RV(root.key_read=false).
   - Idempotent - an intermediate is reissued only when it is missing, unreadable, not signed by the current
     root, expiring within O(renew_before_days), or O(rotate=true); otherwise the Secret is kept byte for
     byte and the task reports C(changed=false). Adding a cluster issues exactly one new intermediate.
@@ -78,15 +83,25 @@ options:
       - If it is empty but clusters hold C(cacerts) this module made from another root, the task fails instead
         of silently replacing the mesh's root (restore the root or set O(rotate_root=true)).
       - With O(root_cert), the supplied root is written there too.
+      - The role M(multicloud.mesh.mesh_ca) defaults to a file on the controller,
+        C(~/.multicloud-mesh/<mesh_id>/root-ca.pem).
     type: dict
     suboptions:
       type:
         description:
-          - V(file) - a PEM file (certificates then the key) written with mode 0600.
-          - V(secret) - an Opaque Secret (entries C(root-cert.pem) and C(root-key.pem)) in a chosen cluster;
-            restrict who may read it with RBAC.
+          - V(file) - a PEM file on the controller (certificates then the key) written with mode 0600; folders the
+            module creates for it are 0700.
+          - V(aws_secretsmanager) - a secret of AWS Secrets Manager named O(root_store.name), whose value is JSON
+            with the entries C(root-cert.pem) and C(root-key.pem); tagged C(app.kubernetes.io/managed-by) and
+            C(multicloud.mesh/root-fingerprint) (the root's SHA-256 fingerprint, public), so that a run with
+            nothing to sign needs only C(secretsmanager:DescribeSecret). Needs C(boto3).
+          - V(secret) - an Opaque Secret (entries C(root-cert.pem) and C(root-key.pem)) in a chosen cluster.
+            B(Not recommended) and warned about on every run - the remote secrets of a multi-cluster mesh give
+            every other cluster's istiod the C(istio-reader) ClusterRole in each cluster, which reads Secrets in
+            all namespaces, so one compromised cluster could read the root key and forge identities for the whole
+            mesh. Use it only for a cluster outside the mesh, or with that risk accepted.
         type: str
-        choices: [file, secret]
+        choices: [file, secret, aws_secretsmanager]
         required: true
       path:
         description: Path of the file, for O(root_store.type=file).
@@ -105,9 +120,55 @@ options:
         type: str
         default: mesh-ca
       name:
-        description: Name of the Secret.
+        description:
+          - Name of the Secret (O(root_store.type=secret)), or name or ARN of the secret of AWS Secrets Manager
+            (O(root_store.type=aws_secretsmanager); created when missing, which needs its name, not an ARN).
         type: str
         default: mesh-root-ca
+      kms_key_id:
+        description:
+          - KMS key (ID, ARN or alias) that encrypts a secret of AWS Secrets Manager the module creates; the account's
+            C(aws/secretsmanager) key by default.
+        type: str
+      recovery_window_days:
+        description:
+          - With O(remove_root_store=true) and O(root_store.type=aws_secretsmanager) - days during which the deleted
+            secret can still be restored (7 to 30), or V(0) to delete it at once without recovery.
+        type: int
+        default: 30
+      region:
+        description:
+          - AWS region of the secret, for O(root_store.type=aws_secretsmanager).
+          - E(AWS_REGION), E(AWS_DEFAULT_REGION) or E(EC2_REGION) when not set.
+        type: str
+        aliases: [aws_region, ec2_region]
+      profile:
+        description:
+          - Named profile of the AWS shared configuration files. Mutually exclusive with O(root_store.access_key).
+          - E(AWS_PROFILE) or E(AWS_DEFAULT_PROFILE) when not set.
+        type: str
+        aliases: [aws_profile]
+      access_key:
+        description:
+          - AWS access key ID; E(AWS_ACCESS_KEY_ID), E(AWS_ACCESS_KEY) or E(EC2_ACCESS_KEY) when not set (the AWX
+            C(Amazon Web Services) credential sets E(AWS_ACCESS_KEY_ID)); else boto3's default chain.
+        type: str
+        aliases: [aws_access_key_id, aws_access_key, ec2_access_key]
+      secret_key:
+        description: AWS secret access key; E(AWS_SECRET_ACCESS_KEY), E(AWS_SECRET_KEY) or E(EC2_SECRET_KEY) when not set.
+        type: str
+        aliases: [aws_secret_access_key, aws_secret_key, ec2_secret_key]
+      session_token:
+        description:
+          - AWS session token; E(AWS_SESSION_TOKEN), E(AWS_SECURITY_TOKEN) or E(EC2_SECURITY_TOKEN) when not set.
+        type: str
+        aliases: [aws_session_token, security_token, aws_security_token]
+      endpoint_url:
+        description:
+          - URL of the AWS API instead of the public endpoint (the sandbox's AWS emulator); E(AWS_ENDPOINT_URL) when
+            not set.
+        type: str
+        aliases: [aws_endpoint_url]
   root_cert:
     description:
       - A root CA certificate to use instead of generating one (PEM). It may be a bundle whose first
@@ -175,6 +236,7 @@ options:
     default: false
 requirements:
   - cryptography >= 42 (Python library)
+  - boto3 >= 1.34 and botocore >= 1.34, for O(root_store.type=aws_secretsmanager)
 notes:
   - The Secret is named C(cacerts) in namespace C(istio-system) (created when missing), as Istio's plug-in CA
     expects; create it before installing Istio, or istiod generates its own self-signed root.
@@ -187,7 +249,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Mesh CA for two clusters, root kept in a Secret of the first one
+- name: Mesh CA for two clusters, root kept in a 0600 file on the controller
   multicloud.mesh.mesh_ca:
     mesh_id: mesh1
     clusters:
@@ -196,11 +258,18 @@ EXAMPLES = r"""
       - name: mesh-2
         kubeconfig: ~/.kube/mesh-2
     root_store:
-      type: secret
-      kubeconfig: ~/.kube/mesh-1
-      namespace: mesh-ca
-      name: mesh-root-ca
+      type: file
+      path: ~/.multicloud-mesh/mesh1/root-ca.pem
   register: ca
+
+- name: Root kept in AWS Secrets Manager (an ephemeral runner such as AWX keeps nothing)
+  multicloud.mesh.mesh_ca:
+    mesh_id: mesh1
+    clusters: "{{ mesh_clusters }}"
+    root_store:
+      type: aws_secretsmanager
+      name: multicloud-mesh/mesh1/root-ca
+      region: eu-central-1
 
 - name: Root kept in a 0600 file (for example on a persistent volume of the runner)
   multicloud.mesh.mesh_ca:
@@ -224,14 +293,14 @@ EXAMPLES = r"""
   multicloud.mesh.mesh_ca:
     mesh_id: mesh1
     clusters: "{{ mesh_clusters }}"
-    root_store: {type: secret, kubeconfig: ~/.kube/mesh-1}
+    root_store: {type: file, path: ~/.multicloud-mesh/mesh1/root-ca.pem}
     rotate: true
 
 - name: Remove the cacerts Secrets (the root stays in its store)
   multicloud.mesh.mesh_ca:
     mesh_id: mesh1
     clusters: "{{ mesh_clusters }}"
-    root_store: {type: secret, kubeconfig: ~/.kube/mesh-1}
+    root_store: {type: file, path: ~/.multicloud-mesh/mesh1/root-ca.pem}
     state: absent
 """
 
@@ -272,9 +341,14 @@ root:
     source:
       description: V(generated) (new in this run), V(store) (read from O(root_store)) or V(user) (O(root_cert)).
       type: str
+    key_read:
+      description:
+        - Whether the root's private key was read (or generated, or given) in this run - only when an intermediate
+          had to be signed or the root store written.
+      type: bool
     store:
-      description: Where the root is stored (C(file:<path>) or C(secret:<namespace>/<name>)) and whether that
-        changed.
+      description: Where the root is stored (C(file:<path>), C(aws_secretsmanager:<name or ARN>) or
+        C(secret:<namespace>/<name>)) and whether that changed.
       type: dict
       contains:
         location:
@@ -342,6 +416,7 @@ root_store_removed:
 """
 
 import base64
+import json
 import os
 import re
 
@@ -356,10 +431,21 @@ from ansible_collections.multicloud.mesh.plugins.module_utils.kube import (
     connect,
 )
 from ansible_collections.multicloud.mesh.plugins.module_utils.kubeconfig import write_file_0600
+from ansible_collections.multicloud.mesh.plugins.module_utils import aws
 from ansible_collections.multicloud.mesh.plugins.module_utils import mesh_ca as ca
 from ansible_collections.multicloud.mesh.plugins.module_utils import validate
 
 CONNECTION_KEYS = tuple(KUBE_ARG_SPEC)
+STORE_TYPES = ("file", "secret", "aws_secretsmanager")
+# The tag of an AWS Secrets Manager root store that names the root it holds (public), so that a
+# run with nothing to sign reads no secret value (secretsmanager:DescribeSecret only).
+FINGERPRINT_TAG = "multicloud.mesh/root-fingerprint"
+SECRET_STORE_WARNING = (
+    "root_store %s keeps the mesh root CA key in a Kubernetes Secret of a workload cluster. Istio's remote "
+    "secrets give the istiod of every other linked cluster the istio-reader ClusterRole in this cluster, which "
+    "reads Secrets in all namespaces: one compromised cluster can read the root key and forge workload "
+    "identities for the whole mesh. Prefer root_store type=file (0600 on the controller) or "
+    "type=aws_secretsmanager, or root_cert/root_key from a vault or an AWX credential.")
 
 
 def _decode(data):
@@ -438,10 +524,68 @@ class Cluster(object):
         self._write(self.secrets.delete, name=name, namespace=namespace)
 
 
+def _make_private_dirs(directory):
+    """Create the missing folders of ``directory``, each 0700 (existing ones are left alone)."""
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for folder in reversed(missing):
+        os.mkdir(folder, 0o700)
+        os.chmod(folder, 0o700)  # whatever the umask
+
+
+def _root_from_clusters(fingerprint, clusters):
+    """The root certificates (no key) whose signing CA has ``fingerprint``, taken from the
+    cert-chain.pem of a cluster's managed cacerts; None when no cluster holds them."""
+    for cluster in clusters:
+        if cluster.cacerts is None or not _managed(cluster.cacerts):
+            continue
+        data = _decode(cluster.cacerts.get("data"))
+        try:
+            chain = ca.load_certs(data.get("cert-chain.pem") or "", "cert-chain.pem")
+        except ca.CAError:
+            continue
+        if len(chain) < 2 or ca.fingerprint(chain[1]) != fingerprint:
+            continue
+        try:
+            return ca.load_public_root("".join(ca.cert_pem(c) for c in chain[1:]), source="store")
+        except ca.CAError:
+            continue
+    return None
+
+
+def _cert_view(pem):
+    try:
+        return _view(ca.describe(ca.load_certs(pem, "root")[0]))
+    except ca.CAError:
+        return {"subject": "unreadable"}
+
+
 class FileStore(object):
+    """A PEM file on the controller: the certificates, then the key (0600, folders made 0700)."""
+
     def __init__(self, path):
         self.path = path  # type path: already expanded
         self.location = "file:%s" % path
+
+    def public_root(self, clusters):
+        """(root certificates without the key, trusted) or (None, False); the key lines are not read."""
+        if not os.path.exists(self.path):
+            return None, False
+        with open(self.path, "r") as handle:
+            text = ca.store_certs_text(handle)
+        return (ca.load_public_root(text, source="store"), True) if text else (None, False)
+
+    def public_ok(self):
+        return (os.stat(self.path).st_mode & 0o777) == 0o600
+
+    def view(self):
+        if not os.path.exists(self.path):
+            return None
+        with open(self.path, "r") as handle:
+            text = ca.store_certs_text(handle)
+        return _cert_view(text) if text else None
 
     def read(self):
         """(cert bundle PEM, key PEM) or None."""
@@ -457,6 +601,7 @@ class FileStore(object):
         return write_file_0600(self.path, ca.store_text(root), check_mode=True)
 
     def write(self, root):
+        _make_private_dirs(os.path.dirname(os.path.abspath(self.path)))
         write_file_0600(self.path, ca.store_text(root))
 
     def exists(self):
@@ -467,6 +612,8 @@ class FileStore(object):
 
 
 class SecretStore(object):
+    """An Opaque Secret in a chosen cluster (only when asked for: see SECRET_STORE_WARNING)."""
+
     def __init__(self, spec, module_params, timeout):
         conn = dict((k, module_params.get(k)) for k in CONNECTION_KEYS)
         if spec.get("kubeconfig") is not None:
@@ -481,6 +628,18 @@ class SecretStore(object):
 
     def _want(self, root):
         return {ca.STORE_CERT_KEY: root.bundle_pem, ca.STORE_KEY_KEY: root.key_pem}
+
+    def public_root(self, clusters):
+        # The Kubernetes API returns a Secret whole: its key entry was read with it.
+        cert = _decode((self.current or {}).get("data")).get(ca.STORE_CERT_KEY)
+        return (ca.load_public_root(cert, source="store"), True) if cert else (None, False)
+
+    def public_ok(self):
+        return self.current is not None and _managed(self.current)
+
+    def view(self):
+        cert = _decode((self.current or {}).get("data")).get(ca.STORE_CERT_KEY)
+        return _cert_view(cert) if cert else None
 
     def read(self):
         if self.current is None:
@@ -505,6 +664,109 @@ class SecretStore(object):
 
     def remove(self):
         self.cluster.delete_secret(self.namespace, self.name)
+
+
+class AWSSecretStore(object):
+    """A secret of AWS Secrets Manager: its value is JSON with the entries root-cert.pem and
+    root-key.pem; tags name the managing tool and the root's fingerprint (public), so that a run
+    with nothing to sign only calls DescribeSecret and never reads the value."""
+
+    def __init__(self, spec, timeout):
+        session = aws.aws_session(spec)
+        self.sm = aws.RetryingClient(aws.client(session, "secretsmanager", spec), timeout=timeout)
+        self.secret_id = spec["name"]
+        self.kms_key_id = spec.get("kms_key_id")
+        self.recovery_window_days = spec["recovery_window_days"]
+        self.location = "aws_secretsmanager:%s" % self.secret_id
+        self.meta = self.sm.call_or_none("describe_secret", SecretId=self.secret_id)
+        if self.meta and self.meta.get("DeletedDate"):
+            raise aws.AWSError("the secret %s is scheduled for deletion (on %s): restore it (aws secretsmanager "
+                               "restore-secret) or name another secret" % (self.secret_id, self.meta["DeletedDate"]))
+        self.tags = dict((t["Key"], t["Value"]) for t in (self.meta or {}).get("Tags") or [])
+        self._value = None  # the parsed secret value, once read
+
+    def public_root(self, clusters):
+        fingerprint = self.tags.get(FINGERPRINT_TAG)
+        if self.meta is None or not fingerprint:
+            return None, False
+        # the certificates come from a cluster (checked against the stored fingerprint): only a run that
+        # changes nothing may rest on them
+        return _root_from_clusters(fingerprint, clusters), False
+
+    def public_ok(self):
+        return self.tags.get(ca.MANAGED_BY_LABEL) == ca.MANAGED_BY
+
+    def view(self):
+        if self._value and self._value.get(ca.STORE_CERT_KEY):
+            return _cert_view(self._value[ca.STORE_CERT_KEY])
+        if self.tags.get(FINGERPRINT_TAG):
+            return {"fingerprint": self.tags[FINGERPRINT_TAG]}
+        return None
+
+    def _read_value(self):
+        if self._value is None:
+            if self.meta is None:
+                self._value = {}
+                return self._value
+            got = self.sm.call_or_none("get_secret_value", SecretId=self.secret_id)
+            text = (got or {}).get("SecretString")
+            if not text:
+                self._value = {}
+                return self._value
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = None
+            if not isinstance(value, dict):
+                raise ca.CAError("the root store %s does not hold JSON with the entries %s and %s"
+                                 % (self.location, ca.STORE_CERT_KEY, ca.STORE_KEY_KEY))
+            self._value = value
+        return self._value
+
+    def read(self):
+        value = self._read_value()
+        if not value.get(ca.STORE_CERT_KEY) and not value.get(ca.STORE_KEY_KEY):
+            return None
+        return value.get(ca.STORE_CERT_KEY, ""), value.get(ca.STORE_KEY_KEY, "")
+
+    def _want(self, root):
+        return {ca.STORE_CERT_KEY: root.bundle_pem, ca.STORE_KEY_KEY: root.key_pem}
+
+    def _want_tags(self, root):
+        return {ca.MANAGED_BY_LABEL: ca.MANAGED_BY, FINGERPRINT_TAG: root.fingerprint}
+
+    def needs_write(self, root):
+        if self.meta is None:
+            return True
+        tags = self._want_tags(root)
+        return self._read_value() != self._want(root) or any(self.tags.get(k) != v for k, v in tags.items())
+
+    def write(self, root):
+        text = json.dumps(self._want(root), sort_keys=True)
+        tags = [{"Key": k, "Value": v} for k, v in sorted(self._want_tags(root).items())]
+        if self.meta is None:
+            if self.secret_id.startswith("arn:"):
+                raise aws.AWSError("the secret %s does not exist; to create it, give its name instead of an ARN"
+                                   % self.secret_id)
+            args = {"Name": self.secret_id, "SecretString": text, "Tags": tags,
+                    "Description": "Root CA (certificate and key) of an Istio mesh, kept by multicloud.mesh.mesh_ca"}
+            if self.kms_key_id:
+                args["KmsKeyId"] = self.kms_key_id
+            self.sm.call("create_secret", **args)
+            return
+        if self._read_value() != self._want(root):
+            self.sm.call("put_secret_value", SecretId=self.secret_id, SecretString=text)
+        if any(self.tags.get(t["Key"]) != t["Value"] for t in tags):
+            self.sm.call("tag_resource", SecretId=self.secret_id, Tags=tags)
+
+    def exists(self):
+        return self.meta is not None
+
+    def remove(self):
+        if self.recovery_window_days == 0:
+            self.sm.call("delete_secret", SecretId=self.secret_id, ForceDeleteWithoutRecovery=True)
+        else:
+            self.sm.call("delete_secret", SecretId=self.secret_id, RecoveryWindowInDays=self.recovery_window_days)
 
 
 def _view(info):
@@ -553,6 +815,17 @@ class MeshCA(object):
         store = p["root_store"]
         if store and store["type"] == "file" and not store.get("path"):
             self.fail("root_store.path is required when root_store.type is file")
+        if store and store["type"] == "aws_secretsmanager":
+            problems = ["root_store.%s" % e for e in aws.connection_errors(store)]
+            if not (store.get("name") or "").strip():
+                problems.append("root_store.name (the secret's name or ARN) must not be empty")
+            if store["recovery_window_days"] not in [0] + list(range(7, 31)):
+                problems.append("root_store.recovery_window_days must be 0 (delete at once) or 7 to 30, got %d"
+                                % store["recovery_window_days"])
+            if problems:
+                self.fail("; ".join(problems))
+            if not aws.HAS_BOTO3:
+                self.module.fail_json(msg=missing_required_lib("boto3"), exception=aws.BOTO3_IMP_ERR)
         if p["state"] == "present" and not store and not p["root_cert"]:
             self.fail("root_store is required unless root_cert and root_key are given: the root key must be kept "
                       "somewhere to be reused by the next run")
@@ -590,10 +863,36 @@ class MeshCA(object):
             return None
         if store["type"] == "file":
             return FileStore(store["path"])
+        timeout = self.params["request_timeout"]
         try:
-            return SecretStore(store, self.params, self.params["request_timeout"])
+            if store["type"] == "aws_secretsmanager":
+                return AWSSecretStore(store, max(60, 2 * timeout))
+            self.module.warn(SECRET_STORE_WARNING % ("secret:%s/%s" % (store["namespace"], store["name"])))
+            return SecretStore(store, self.params, timeout)
         except KubeError as exc:
             self.fail("cannot read the root store, nothing was changed: %s" % exc.msg)
+        except aws.AWSError as exc:
+            self.fail("cannot read the root store, nothing was changed: %s" % exc.message)
+
+    def public_root(self, store, clusters, now):
+        """The root from its store WITHOUT its key, when every cluster's intermediate can be kept:
+        then the run signs nothing and the key is never read. None otherwise (a full read follows)."""
+        p = self.params
+        try:
+            root, trusted = store.public_root(clusters)
+        except ca.CAError:
+            return None  # the full read reports it
+        if root is None or not store.public_ok():
+            return None
+        for cluster in clusters:
+            existing = _decode(cluster.cacerts.get("data")) if cluster.cacerts is not None else None
+            if ca.reissue_reason(existing, root, cluster.name, p["renew_before_days"], p["rotate"], now):
+                return None
+            if not trusted:
+                data = ca.cacerts_data(root, existing["ca-cert.pem"], existing["ca-key.pem"])
+                if any(existing.get(k) != v for k, v in data.items()) or not _managed(cluster.cacerts):
+                    return None
+        return root
 
     def load_root(self, store, clusters):
         p = self.params
@@ -627,11 +926,18 @@ class MeshCA(object):
         p = self.params
         clusters = self.connect_clusters()
         store = self.open_store()
+        now = ca.utcnow()
+        root = None
         try:
-            root = self.load_root(store, clusters)
+            if self.user_root is None and not p["rotate_root"]:
+                root = self.public_root(store, clusters, now)
+            if root is None:
+                root = self.load_root(store, clusters)
+            store_changed = store is not None and root.key is not None and store.needs_write(root)
         except ca.CAError as exc:
             self.fail(exc.msg)
-        store_changed = store is not None and store.needs_write(root)
+        except aws.AWSError as exc:
+            self.fail("cannot read the root store, nothing was changed: %s" % exc.message)
         left = ca.not_after(root.cert) - ca.utcnow()
         if left.days < p["intermediate_validity_days"]:
             self.module.warn("the root %s expires on %s, in %d days: intermediates cannot outlive it; plan a root "
@@ -643,7 +949,7 @@ class MeshCA(object):
             plan = ca.plan_cacerts(existing, root, cluster.name, key_type=p["key_type"],
                                    validity_days=p["intermediate_validity_days"],
                                    renew_before_days=p["renew_before_days"], rotate=p["rotate"],
-                                   trust_domain=p["trust_domain"])
+                                   trust_domain=p["trust_domain"], now=now)
             label_missing = cluster.cacerts is not None and not _managed(cluster.cacerts)
             if label_missing and plan["reissued"]:
                 self.module.warn("cluster %s: istio-system/cacerts was not made by this module and is replaced (%s)"
@@ -655,9 +961,9 @@ class MeshCA(object):
         if store_changed and not self.check_mode:
             try:
                 store.write(root)
-            except (KubeError, OSError) as exc:
+            except (KubeError, OSError, aws.AWSError) as exc:
                 self.fail("cannot write the root store %s, no cluster was changed: %s"
-                          % (store.location, getattr(exc, "msg", str(exc))))
+                          % (store.location, getattr(exc, "msg", None) or getattr(exc, "message", None) or str(exc)))
 
         results, before, after, errors = [], {}, {}, []
         for cluster, existing, plan in plans:
@@ -686,10 +992,11 @@ class MeshCA(object):
 
         root_info = root.describe()
         root_info["store"] = {"location": store.location if store else None, "changed": store_changed}
+        root_info["key_read"] = root.key is not None
         changed = store_changed or any(r["changed"] for r in results)
         result = {"changed": changed, "root": root_info, "root_fingerprint": root.fingerprint, "clusters": results}
         if self.module._diff:
-            result["diff"] = {"before": {"root": self._store_view(store), "clusters": before},
+            result["diff"] = {"before": {"root": self._store_view(store, root, store_changed), "clusters": before},
                               "after": {"root": _view(root_info), "clusters": after}}
         if errors:
             self.fail("cannot install cacerts in every cluster: %s" % "; ".join(errors), **result)
@@ -707,18 +1014,15 @@ class MeshCA(object):
             return {"subject": "unreadable"}
 
     @staticmethod
-    def _store_view(store):
+    def _store_view(store, root, store_changed):
+        """What the store held before the run: certificate facts, never the key (and without reading it)."""
         if store is None:
             return None
+        if root.source == "store" and not store_changed:
+            return _view(root.describe())
         try:
-            held = store.read()
-        except ca.CAError:
-            return {"subject": "unreadable"}
-        if not held:
-            return None
-        try:
-            return _view(ca.describe(ca.load_certs(held[0], "root")[0]))
-        except ca.CAError:
+            return store.view()
+        except (ca.CAError, OSError):
             return {"subject": "unreadable"}
 
     # -- absent ------------------------------------------------------------------------
@@ -749,8 +1053,9 @@ class MeshCA(object):
         if store_removed and not self.check_mode:
             try:
                 store.remove()
-            except (KubeError, OSError) as exc:
-                errors.append("root store %s: %s" % (store.location, getattr(exc, "msg", str(exc))))
+            except (KubeError, OSError, aws.AWSError) as exc:
+                errors.append("root store %s: %s" % (store.location, getattr(exc, "msg", None)
+                                                      or getattr(exc, "message", None) or str(exc)))
         result = {"changed": store_removed or any(r["changed"] for r in results), "clusters": results,
                   "root_store_removed": store_removed}
         if self.module._diff:
@@ -783,12 +1088,15 @@ def main():
             context=dict(type="str"),
         )),
         root_store=dict(type="dict", options=dict(
-            type=dict(type="str", required=True, choices=["file", "secret"]),
+            aws.aws_argument_spec(),  # region, profile, access_key, ... for type aws_secretsmanager
+            type=dict(type="str", required=True, choices=list(STORE_TYPES)),
             path=dict(type="path"),
             kubeconfig=dict(type="raw", no_log=True),
             context=dict(type="str"),
             namespace=dict(type="str", default="mesh-ca"),
             name=dict(type="str", default="mesh-root-ca"),
+            kms_key_id=dict(type="str"),
+            recovery_window_days=dict(type="int", default=30),
         )),
         root_cert=dict(type="str"),
         root_key=dict(type="str", no_log=True),

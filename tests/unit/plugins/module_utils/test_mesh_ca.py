@@ -243,3 +243,60 @@ def test_expired_and_garbage_user_roots_refused(root):
 def test_broken_bundle_refused(root, other_root):
     with pytest.raises(CAError, match="not a chain"):
         mesh_ca.load_root(root.cert_pem + other_root.cert_pem, root.key_pem, now=NOW)
+
+
+# --- the root without its key (runs that sign nothing) ----------------------------------
+
+def test_store_certs_text_stops_before_the_key(root, tmp_path):
+    path = tmp_path / "root-ca.pem"
+    path.write_text(mesh_ca.store_text(root))
+
+    class Lines(object):
+        """A file's lines, recording how many were handed out."""
+
+        def __init__(self, text):
+            self.lines, self.given = text.splitlines(True), []
+
+        def __iter__(self):
+            for line in self.lines:
+                self.given.append(line)
+                yield line
+
+    lines = Lines(path.read_text())
+    text = mesh_ca.store_certs_text(lines)
+    assert text == root.bundle_pem
+    assert "PRIVATE KEY" not in text
+    # nothing after the key's BEGIN line was read
+    assert lines.given[-1].startswith("-----BEGIN PRIVATE KEY")
+    given = [line.strip() for line in lines.given]
+    assert not any(line in given for line in root.key_pem.splitlines()[1:])
+    assert mesh_ca.store_certs_text(["-----BEGIN PRIVATE KEY-----\n", "abc\n"]) == ""
+    assert mesh_ca.store_certs_text([]) == ""
+
+
+def test_public_root_checks_and_keeps_intermediates(root, other_root):
+    public = mesh_ca.load_public_root(root.bundle_pem, source="store", now=NOW)
+    assert public.key is None and public.fingerprint == root.fingerprint and public.source == "store"
+    existing = plan(None, root)["data"]
+    kept = plan(existing, public)
+    assert not kept["reissued"] and not kept["changed"] and kept["data"] == existing
+    assert mesh_ca.reissue_reason(existing, mesh_ca.load_public_root(other_root.bundle_pem, now=NOW), "mesh-1",
+                                  now=NOW) == "not signed by the current root"
+
+
+def test_public_root_cannot_sign(root):
+    public = mesh_ca.load_public_root(root.bundle_pem, source="store", now=NOW)
+    with pytest.raises(CAError, match="needs a new intermediate \\(no cacerts\\) and the root was read without its key"):
+        plan(None, public)
+    with pytest.raises(CAError, match="rotation requested"):
+        plan(plan(None, root)["data"], public, rotate=True)
+
+
+def test_public_root_refuses_what_load_root_refuses(root, other_root):
+    with pytest.raises(CAError, match="expired"):
+        mesh_ca.load_public_root(root.cert_pem, now=NOW + datetime.timedelta(days=4000))
+    with pytest.raises(CAError, match="not a chain"):
+        mesh_ca.load_public_root(root.cert_pem + other_root.cert_pem, now=NOW)
+    leaf_pem, _ = mesh_ca.new_intermediate(root, "x", now=NOW)
+    with pytest.raises(CAError, match="pathlen 0"):
+        mesh_ca.load_public_root(leaf_pem, now=NOW)
