@@ -163,6 +163,11 @@ options:
         their remote secrets of it) and V(absent) with that cluster.
       - V(absent) renders the manifests again to know what to delete, so it needs the same
         checksum-verified istioctl and the same O(profile), O(values) and O(topology).
+      - Before deleting a CRD, V(absent) lists its custom resources once, so that the API server's CRD
+        finalizer finds their watch cache filled (on Kubernetes 1.34 and later its first pass fails on a
+        cache that is still filling and may not be retried for 5 minutes). While waiting, a CRD whose
+        finalizer pass failed, or that is still terminating after 5 seconds, gets the annotation
+        C(multicloud.mesh/crd-finalizer-requeue) so that the finalizer runs again.
     type: str
     choices: [present, absent]
     default: present
