@@ -1054,8 +1054,8 @@ class MeshCA(object):
             try:
                 store.remove()
             except (KubeError, OSError, aws.AWSError) as exc:
-                errors.append("root store %s: %s" % (store.location, getattr(exc, "msg", None)
-                                                      or getattr(exc, "message", None) or str(exc)))
+                why = getattr(exc, "msg", None) or getattr(exc, "message", None) or str(exc)
+                errors.append("root store %s: %s" % (store.location, why))
         result = {"changed": store_removed or any(r["changed"] for r in results), "clusters": results,
                   "root_store_removed": store_removed}
         if self.module._diff:

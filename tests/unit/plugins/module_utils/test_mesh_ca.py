@@ -297,6 +297,6 @@ def test_public_root_refuses_what_load_root_refuses(root, other_root):
         mesh_ca.load_public_root(root.cert_pem, now=NOW + datetime.timedelta(days=4000))
     with pytest.raises(CAError, match="not a chain"):
         mesh_ca.load_public_root(root.cert_pem + other_root.cert_pem, now=NOW)
-    leaf_pem, _ = mesh_ca.new_intermediate(root, "x", now=NOW)
+    leaf_pem = mesh_ca.new_intermediate(root, "x", now=NOW)[0]
     with pytest.raises(CAError, match="pathlen 0"):
         mesh_ca.load_public_root(leaf_pem, now=NOW)
