@@ -133,12 +133,10 @@ def _strings(value):
     """Every non-empty string and number in a nested value: what Ansible masks for a no_log option."""
     if isinstance(value, dict):
         for item in value.values():
-            for text in _strings(item):
-                yield text
+            yield from _strings(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            for text in _strings(item):
-                yield text
+            yield from _strings(item)
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, (str, int, float)):

@@ -162,8 +162,7 @@ def _secret_options(spec, path=""):
         if name in SECRET_WORDS:
             yield path + name, option
         if option.get("options"):
-            for item in _secret_options(option["options"], path + name + "."):
-                yield item
+            yield from _secret_options(option["options"], path + name + ".")
 
 
 @pytest.mark.parametrize("name,spec", [
