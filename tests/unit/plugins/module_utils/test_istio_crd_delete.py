@@ -131,8 +131,8 @@ class Clock(object):
 
 
 ISTIO_CRDS = [crd("proxyconfigs.networking.istio.io", "proxyconfigs", versions=(("v1beta1", True),)),
-              crd("gateways.networking.istio.io", "gateways", versions=(("v1", False), ("v1beta1", False),
-                                                                         ("v1alpha3", True)))]
+              crd("gateways.networking.istio.io", "gateways",
+                  versions=(("v1", False), ("v1beta1", False), ("v1alpha3", True)))]
 
 
 def test_crd_storage_path_is_the_version_the_finalizer_lists():
@@ -205,8 +205,8 @@ def test_uninstall_with_cold_caches_removes_every_crd(monkeypatch):
     assert applier.deleted[0] == ("Gateway", "cross-network-gateway")  # instances before their CRDs
     # both caches were filled before the deletes (the 429 of a filling cache retried), so every first
     # finalizer pass succeeded and no CRD needed a nudge
-    assert set(r[1] for r in api.requests if r[0] == "GET") == set(["/apis/networking.istio.io/v1alpha3/gateways",
-                                                                     "/apis/networking.istio.io/v1beta1/proxyconfigs"])
+    listed = set(r[1] for r in api.requests if r[0] == "GET")
+    assert listed == set(["/apis/networking.istio.io/v1alpha3/gateways", "/apis/networking.istio.io/v1beta1/proxyconfigs"])
     assert [r for r in api.requests if r[0] == "PATCH"] == []
 
 
