@@ -1,4 +1,5 @@
-"""Print (JSON) what the mesh stages create (namespaces, Istio CRDs, istio-system objects, ServiceEntries), per cluster of the sandbox home: the test asserts that a
+"""Print (JSON) what the mesh stages create (namespaces, Istio CRDs, istio-system objects, ServiceEntries),
+per cluster of the sandbox home: the test asserts that a
 check run left it unchanged. Reads each cluster with its admin kubeconfig in $MESH_SANDBOX_HOME/clusters
 (the inventory's token kubeconfigs expire after 15 minutes on EKS). Usage: cluster_state.py HOST...
 (the EKS emulator names the local cluster after the host, the GKE emulator g-<hash>-<host>)."""
