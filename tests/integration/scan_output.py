@@ -8,6 +8,9 @@ Values (never printed, never taken from the command line, where ps would show th
   --kubeconfig K  read from that cluster what verify.yml must not show: istio-system/cacerts'
                   ca-key.pem, and every remote secret (istio-system, label istio/multiCluster=true):
                   each data entry (a kubeconfig) and the bearer tokens and client keys inside it
+  --key-file F    the private key block(s) of a PEM file (e.g. the mesh root store file)
+  --save-values S also write the values collected to S (mode 0600, one per line), for a later scan
+                  after the clusters are gone (--values S)
 Each value is searched as is, JSON-escaped (as Ansible prints strings at -v), line by line for
 multi-line values (PEM bodies), and base64-encoded at each of the 3 byte alignments (so it is found
 inside the base64 of a larger text, e.g. a token inside a Secret's base64 kubeconfig).
@@ -90,6 +93,8 @@ def main(argv=None):
     parser.add_argument("logs", nargs="+")
     parser.add_argument("--values", help="file with one secret value per line, - for stdin")
     parser.add_argument("--kubeconfig", action="append", default=[])
+    parser.add_argument("--key-file", action="append", default=[])
+    parser.add_argument("--save-values")
     parser.add_argument("--min-values", type=int, default=1)
     args = parser.parse_args(argv)
     values = []
@@ -100,7 +105,21 @@ def main(argv=None):
     for path in args.kubeconfig:
         where = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
         values += [(v, "%s (read with %s)" % (label, where)) for v, label in from_kubeconfig(path)]
+    for path in args.key_file:
+        with open(path) as handle:
+            text = handle.read()
+        start = text.find("-----BEGIN")
+        keys = [block for block in text[start:].split("-----END") if "PRIVATE KEY" in block] if start >= 0 else []
+        values += [(line, "private key of %s" % path) for block in keys for line in block.splitlines()
+                   if line.strip() and "-----" not in line]
     values = [(v, label) for v, label in values if len(v.strip()) >= MIN_LEN]
+    if args.save_values:
+        fd = os.open(args.save_values, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            for value, _label in values:
+                for line in value.strip().splitlines():
+                    if len(line.strip()) >= MIN_LEN:
+                        handle.write(line.strip() + "\n")
     if len(values) < args.min_values:
         print("scan_output: %d secret values collected, fewer than %d: nothing to scan for" % (len(values), args.min_values))
         return 2

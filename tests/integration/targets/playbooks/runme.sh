@@ -13,8 +13,9 @@
 #   5. API faults (vars/rows.yml through faults.yml; the default tier runs one fault of each kind,
 #      MESH_TEST_TIER=full / MESH_RESILIENCE_FULL=1 every row)
 #   6. secrets scan (scan_secrets.py) of everything steps 1-5 printed (ansible-playbook -vvv)
-#      and wrote: no key or token outside 0600 files
-#   7. teardown.yml (orphan check) -> teardown.yml again (re-runnable, changed=0); clouds down in a trap.
+#      and wrote: no key or token outside 0600 files; scan_output.py: no value verify.yml reads (cacerts
+#      keys, remote secrets and their tokens) nor the mesh root key in any log (teardown.yml's too, step 7)
+#   7. teardown.yml -vvv (orphan check; output scanned) -> teardown.yml again (re-runnable, changed=0); clouds down in a trap.
 #   tests/integration/targets/playbooks/runme.sh [-v ...]      (extra args go to ansible-playbook)
 # MESH_IT_CHECK_LIMIT: hosts of the first check-mode run (default all; e.g. gcp or aws to narrow it).
 set -euo pipefail
@@ -132,8 +133,9 @@ unchanged_since "$before" "(B)"
 
 step "3. site.yml -vvv --tags mesh before the app exists (Istio; the link says it links nothing yet)"
 runv mesh playbooks/site.yml --tags mesh "$@" || fail "site.yml --tags mesh failed"
-expect mesh 'WARNING: Service postcard/messenger does not exist in mesh-2 yet, so the frontends are NOT linked' \
-    "--tags mesh before the app did not say that it links nothing"
+# (the message is folded over lines in the output: compare with white space collapsed)
+tr -s ' \n' '  ' <"$LOGS/mesh.log" | grep -q 'WARNING: Service postcard/messenger does not exist in mesh-2 yet, so the frontends are NOT linked' \
+    || fail "--tags mesh before the app did not say that it links nothing (no WARNING ... NOT linked in $LOGS/mesh.log)"
 "$PY" -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(not all(s[h]["service_entries"] == [] for h in s))' "$(state)" \
     || fail "--tags mesh before the app created ServiceEntries: $(state)"
 
@@ -232,11 +234,20 @@ step "6. secrets scan (everything printed at -vvv and written since clouds up)"
     --since "$marker" --extra /tmp --extra "$REPO/.cache" --extra-skip "$REPO/.cache/bin" \
     --extra-skip "$REPO/.cache/collections" --json "$LOGS/secrets-scan.json" \
     || fail "key material outside 0600 files (see above)"
+# and every log for the values verify.yml reads (cacerts' keys, the remote secrets' kubeconfigs and the
+# tokens inside their base64) and the mesh root's key, kept (0600) to scan teardown.yml's output too
+kc=(); for k in "$MESH_SANDBOX_HOME"/clusters/*/admin.kubeconfig; do kc+=(--kubeconfig "$k"); done
+kf=(); for k in "$MESH_SANDBOX_HOME"/mesh-ca/*/root-ca.pem; do kf+=(--key-file "$k"); done
+[ ${#kf[@]} -gt 0 ] || fail "no mesh root file under $MESH_SANDBOX_HOME/mesh-ca (the sandbox's default root store)"
+"$PY" "$REPO/tests/integration/scan_output.py" "$LOGS"/*.log "${kc[@]}" "${kf[@]}" --min-values 8 \
+    --save-values "$MESH_SANDBOX_HOME/scan-values" || fail "a playbook printed a secret (see above)"
 
-step "7. teardown.yml"
+step "7. teardown.yml -vvv"
 t=$(date +%s)
-run teardown playbooks/teardown.yml "$@" || fail "teardown.yml failed"
+runv teardown playbooks/teardown.yml "$@" || fail "teardown.yml failed"
 echo "teardown.yml: $(( $(date +%s) - t ))s"
+"$PY" "$REPO/tests/integration/scan_output.py" "$LOGS/teardown.log" --values "$MESH_SANDBOX_HOME/scan-values" --min-values 8 \
+    || fail "teardown.yml printed a secret (see above)"
 grep -q "ORPHAN CHECK PASSED" "$LOGS/teardown.log" || fail "the orphan check did not pass"
 [ -z "$(emulator_clusters)" ] || fail "clusters left in the emulators: $(emulator_clusters)"
 

@@ -3,7 +3,7 @@
 
 Needles (exact values, collected from the run's sandbox): the AWS secret access key and session
 token of env.sh, the GKE service account key (private key lines, key id) of its key file, the
-mesh CA's root and intermediate keys (Secrets mesh-ca/mesh-root-ca and istio-system/cacerts),
+mesh CA's root and intermediate keys (the root store file under <home>/mesh-ca/, Secrets istio-system/cacerts),
 every ServiceAccount token Secret, the bearer tokens and client keys of every kubeconfig; each
 also base64-encoded. Patterns: PEM private key headers, EKS tokens (k8s-aws-v1.), Google access
 tokens (ya29.), JWTs (ServiceAccount tokens).
@@ -127,7 +127,16 @@ def collect(home):
                 if "PRIVATE KEY-----" in text:
                     needles.add(text, "private key %s[%s]" % (where, name))
                     ca_keys += 1
-    counts.update({"ServiceAccount tokens": sa_tokens, "private keys in Secrets": ca_keys})
+    # the mesh root's key in the default store: a 0600 file under <home>/mesh-ca/<mesh_id>/ (roles/mesh_ca)
+    root_files = 0
+    for dirpath, _dirs, files in os.walk(os.path.join(home, "mesh-ca")):
+        for name in files:
+            with open(os.path.join(dirpath, name)) as handle:
+                text = handle.read()
+            if "PRIVATE KEY-----" in text:
+                needles.add(text[text.find("-----BEGIN", text.find("PRIVATE KEY-----") - 40):], "mesh root key (%s)" % name)
+                root_files += 1
+    counts.update({"ServiceAccount tokens": sa_tokens, "private keys in Secrets": ca_keys, "root store files": root_files})
     return needles, found, counts
 
 
