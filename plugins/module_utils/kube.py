@@ -412,8 +412,14 @@ class KubeClient(object):
     def server_ready(self):
         """Whether ``/readyz`` answers 200 (anything else, including no answer, is "not ready")."""
         try:
-            resp = self.api.call_api("/readyz", "GET", auth_settings=["BearerToken"],
-                                     _preload_content=False, _request_timeout=5)
+            if hasattr(self.api, "param_serialize"):
+                # kubernetes >= 35 (openapi-generator 7): serialize, then call; the answer is not raised
+                method, url, headers, body, post = self.api.param_serialize(
+                    "GET", "/readyz", auth_settings=["BearerToken"])
+                resp = self.api.call_api(method, url, headers, body, post, _request_timeout=5)
+            else:
+                resp = self.api.call_api("/readyz", "GET", auth_settings=["BearerToken"],
+                                         _preload_content=False, _request_timeout=5)
             status = resp[1] if isinstance(resp, tuple) else getattr(resp, "status", None)
             return status == 200
         except Exception:  # pylint: disable=broad-except
