@@ -12,7 +12,7 @@ Values (never printed, never taken from the command line, where ps would show th
   --save-values S also write the values collected to S (mode 0600, one per line), for a later scan
                   after the clusters are gone (--values S)
 Each value is searched as is, JSON-escaped (as Ansible prints strings at -v), line by line for
-multi-line values (PEM bodies), and base64-encoded at each of the 3 byte alignments (so it is found
+private keys (PEM bodies), and base64-encoded at each of the 3 byte alignments (so it is found
 inside the base64 of a larger text, e.g. a token inside a Secret's base64 kubeconfig).
 Exit 0: no hit; 1: a hit (log, line number and what, never the value); 2: fewer than --min-values
 values (default 1) were collected - a scan that has nothing to look for is a failure, not a pass.
@@ -44,7 +44,9 @@ def forms(value):
     """(needle bytes, form) pairs for one secret value."""
     raw = value.encode("utf-8")
     out = {raw: "as is", json.dumps(value)[1:-1].encode(): "JSON-escaped"}
-    for line in value.splitlines():
+    # line by line only for a private key's PEM body: the other lines of a multi-line value (a kubeconfig's
+    # server and certificate-authority-data) are public and stand in every kubeconfig of that cluster
+    for line in value.splitlines() if "PRIVATE KEY-----" in value else []:
         line = line.strip()
         if len(line) >= 32 and not line.startswith("-----"):
             out.setdefault(line.encode(), "a line of it")
