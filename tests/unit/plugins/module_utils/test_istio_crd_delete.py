@@ -119,17 +119,6 @@ class FakeApplier(object):
         return self.api.crds.get(name)
 
 
-class Clock(object):
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 ISTIO_CRDS = [crd("proxyconfigs.networking.istio.io", "proxyconfigs", versions=(("v1beta1", True),)),
               crd("gateways.networking.istio.io", "gateways",
                   versions=(("v1", False), ("v1beta1", False), ("v1alpha3", True)))]
@@ -144,13 +133,13 @@ def test_crd_storage_path_is_the_version_the_finalizer_lists():
     assert istio.crd_storage_path(None) is None
 
 
-def test_warm_retries_the_429_of_a_filling_cache_and_gives_up_quietly():
+def test_warm_retries_the_429_of_a_filling_cache_and_gives_up_quietly(new_clock):
     api = FakeApiServer(ISTIO_CRDS, cold_lists=3)
-    applier, clock = FakeApplier(api), Clock()
+    applier, clock = FakeApplier(api), new_clock()
     assert istio.warm_custom_resources(applier, ISTIO_CRDS[0], sleep=clock.sleep, clock=clock) is True
     assert api.requests == [("GET", "/apis/networking.istio.io/v1beta1/proxyconfigs")] * 4
     api = FakeApiServer(ISTIO_CRDS, cold_lists=10 ** 6)
-    applier, clock = FakeApplier(api), Clock()
+    applier, clock = FakeApplier(api), new_clock()
     assert istio.warm_custom_resources(applier, ISTIO_CRDS[0], timeout=2, sleep=clock.sleep, clock=clock) is False
     assert 2 <= clock.now < 3
     assert istio.warm_custom_resources(applier, crd("gone.example.com", "gones", group="example.com")) is False
@@ -210,9 +199,9 @@ def test_uninstall_with_cold_caches_removes_every_crd(monkeypatch):
     assert [r for r in api.requests if r[0] == "PATCH"] == []
 
 
-def test_warmed_caches_let_the_first_finalizer_pass_succeed():
+def test_warmed_caches_let_the_first_finalizer_pass_succeed(new_clock):
     api = FakeApiServer(ISTIO_CRDS)
-    applier, clock = FakeApplier(api), Clock()
+    applier, clock = FakeApplier(api), new_clock()
     for obj in ISTIO_CRDS:
         assert istio.warm_custom_resources(applier, obj, sleep=clock.sleep, clock=clock)
     for name in list(api.crds):
@@ -222,10 +211,10 @@ def test_warmed_caches_let_the_first_finalizer_pass_succeed():
     assert [r for r in api.requests if r[0] == "PATCH"] == []
 
 
-def test_a_failed_finalizer_pass_is_requeued_after_warming():
+def test_a_failed_finalizer_pass_is_requeued_after_warming(new_clock):
     """The cache could not be warmed before the delete (or was rebuilt since): the wait re-lists and nudges."""
     api = FakeApiServer(ISTIO_CRDS, cold_lists=1)
-    applier, clock = FakeApplier(api), Clock()
+    applier, clock = FakeApplier(api), new_clock()
     for name in list(api.crds):
         api.delete(name)
     istio.wait_crds_gone(applier, [c["metadata"]["name"] for c in ISTIO_CRDS], 120, sleep=clock.sleep, clock=clock)
@@ -235,9 +224,9 @@ def test_a_failed_finalizer_pass_is_requeued_after_warming():
     assert patches == ["gateways.networking.istio.io", "proxyconfigs.networking.istio.io"]
 
 
-def test_a_crd_that_never_goes_times_out_with_its_reason_and_nudges_are_spaced():
+def test_a_crd_that_never_goes_times_out_with_its_reason_and_nudges_are_spaced(new_clock):
     api = FakeApiServer(ISTIO_CRDS[:1], cold_lists=0, stuck_forever=["proxyconfigs.networking.istio.io"])
-    applier, clock = FakeApplier(api), Clock()
+    applier, clock = FakeApplier(api), new_clock()
     api.delete("proxyconfigs.networking.istio.io")
     with pytest.raises(ApplyError) as err:
         istio.wait_crds_gone(applier, ["proxyconfigs.networking.istio.io"], 30, sleep=clock.sleep, clock=clock)

@@ -49,17 +49,6 @@ def test_is_transient(exc, idempotent, expected):
     assert kube.is_transient(exc, idempotent) is expected
 
 
-class Clock(object):
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def _sequence(outcomes):
     """A call that raises or returns each of ``outcomes`` in turn."""
     def fn():
@@ -70,8 +59,8 @@ def _sequence(outcomes):
     return fn
 
 
-def _client(monkeypatch, request_timeout=5):
-    clock = Clock()
+def _client(monkeypatch, new_clock, request_timeout=5):
+    clock = new_clock()
     monkeypatch.setattr(kube.time, "monotonic", clock)
     monkeypatch.setattr("time.sleep", clock.sleep)
     monkeypatch.setattr("time.monotonic", clock)
@@ -83,15 +72,15 @@ def _client(monkeypatch, request_timeout=5):
     return client, clock
 
 
-def test_call_raw_retries_until_the_server_is_back(monkeypatch):
-    client, clock = _client(monkeypatch)
+def test_call_raw_retries_until_the_server_is_back(monkeypatch, new_clock):
+    client, clock = _client(monkeypatch, new_clock)
     fn = _sequence([_refused(), _refused(), _status(503), "ok"])
     assert client.call_raw(fn) == "ok"
     assert client.retries == 3 and clock.now <= client.retry_timeout
 
 
-def test_call_raw_gives_up_after_the_budget_with_a_clear_message(monkeypatch):
-    client, clock = _client(monkeypatch, request_timeout=3)
+def test_call_raw_gives_up_after_the_budget_with_a_clear_message(monkeypatch, new_clock):
+    client, clock = _client(monkeypatch, new_clock, request_timeout=3)
     calls = []
 
     def fn():
@@ -106,8 +95,8 @@ def test_call_raw_gives_up_after_the_budget_with_a_clear_message(monkeypatch):
     assert len(calls) > 2 and clock.now == pytest.approx(6.0)
 
 
-def test_call_raw_does_not_retry_final_errors(monkeypatch):
-    client, dummy = _client(monkeypatch)
+def test_call_raw_does_not_retry_final_errors(monkeypatch, new_clock):
+    client, dummy = _client(monkeypatch, new_clock)
     client.server_ready = lambda: True   # a 403 from a ready API server is a real denial
     calls = []
 
@@ -120,8 +109,8 @@ def test_call_raw_does_not_retry_final_errors(monkeypatch):
     assert len(calls) == 1 and info.value.status == 403 and "retries" not in info.value.msg
 
 
-def test_call_retries_create_only_when_not_processed(monkeypatch):
-    client, dummy = _client(monkeypatch)
+def test_call_retries_create_only_when_not_processed(monkeypatch, new_clock):
+    client, dummy = _client(monkeypatch, new_clock)
 
     class Resource(object):
         kind = "Secret"
@@ -139,9 +128,9 @@ def test_call_retries_create_only_when_not_processed(monkeypatch):
     assert info.value.msg.startswith("create Secret ns/s: the API server https://127.0.0.1:6443 answered 500")
 
 
-def test_call_raw_retries_a_denial_while_the_server_is_not_ready(monkeypatch):
+def test_call_raw_retries_a_denial_while_the_server_is_not_ready(monkeypatch, new_clock):
     """A restarted API server answers 401/403 until its authenticators and RBAC caches sync."""
-    client, dummy = _client(monkeypatch)
+    client, dummy = _client(monkeypatch, new_clock)
     ready = [False, False, True]
     client.server_ready = lambda: ready.pop(0)
     fn = _sequence([_status(403), _status(401), "ok"])
@@ -149,8 +138,8 @@ def test_call_raw_retries_a_denial_while_the_server_is_not_ready(monkeypatch):
     assert client.retries == 2 and ready == [True]
 
 
-def test_server_ready_is_false_without_an_answer(monkeypatch):
-    client, dummy = _client(monkeypatch)
+def test_server_ready_is_false_without_an_answer(monkeypatch, new_clock):
+    client, dummy = _client(monkeypatch, new_clock)
 
     class Api(object):
         def call_api(self, *args, **kwargs):
@@ -164,8 +153,8 @@ class ResourceNotFoundError(Exception):
     """Stands for kubernetes.dynamic.exceptions.ResourceNotFoundError (matched by class name)."""
 
 
-def test_call_raw_retries_a_missing_kind_only_while_the_server_is_not_ready(monkeypatch):
-    client, dummy = _client(monkeypatch)
+def test_call_raw_retries_a_missing_kind_only_while_the_server_is_not_ready(monkeypatch, new_clock):
+    client, dummy = _client(monkeypatch, new_clock)
     ready = [False, True]
     client.server_ready = lambda: ready.pop(0)
     fn = _sequence([ResourceNotFoundError("ServiceEntry"), "resource"])

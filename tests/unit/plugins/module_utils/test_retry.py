@@ -8,19 +8,6 @@ import pytest
 from ansible_collections.multicloud.mesh.plugins.module_utils import retry
 
 
-class FakeClock(object):
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 class Throttled(Exception):
     pass
 
@@ -32,8 +19,8 @@ def test_backoff_delays_are_jittered_and_capped():
     assert [next(low) for dummy in range(3)] == [0.25, 0.5, 1.0]
 
 
-def test_retry_call_retries_retryable_errors_until_success():
-    clock = FakeClock()
+def test_retry_call_retries_retryable_errors_until_success(new_clock):
+    clock = new_clock()
     calls = []
 
     def flaky():
@@ -50,8 +37,8 @@ def test_retry_call_retries_retryable_errors_until_success():
     assert len(seen) == 2 and all(0 <= d <= 20 for d in seen)
 
 
-def test_retry_call_raises_non_retryable_at_once():
-    clock = FakeClock()
+def test_retry_call_raises_non_retryable_at_once(new_clock):
+    clock = new_clock()
 
     def broken():
         raise ValueError("bad input")
@@ -61,8 +48,8 @@ def test_retry_call_raises_non_retryable_at_once():
     assert clock.sleeps == []
 
 
-def test_retry_call_gives_up_when_time_is_spent():
-    clock = FakeClock()
+def test_retry_call_gives_up_when_time_is_spent(new_clock):
+    clock = new_clock()
 
     def always():
         raise Throttled()
@@ -73,13 +60,13 @@ def test_retry_call_gives_up_when_time_is_spent():
     assert len(clock.sleeps) >= 2
 
 
-def test_wait_until_returns_value_and_times_out():
-    clock = FakeClock()
+def test_wait_until_returns_value_and_times_out(new_clock):
+    clock = new_clock()
     values = iter([None, None, {"status": "ACTIVE"}])
     assert retry.wait_until(lambda: next(values), timeout=100, interval=2, sleep=clock.sleep,
                             clock=clock.clock) == {"status": "ACTIVE"}
     assert clock.sleeps == [2, 3.0]
-    clock2 = FakeClock()
+    clock2 = new_clock()
     with pytest.raises(retry.WaitTimeout) as err:
         retry.wait_until(lambda: False, timeout=10, interval=2, what="cluster ACTIVE",
                          sleep=clock2.sleep, clock=clock2.clock)
