@@ -4,12 +4,12 @@
   scan_output.py LOG [LOG ...] [--values FILE|-] [--kubeconfig KUBECONFIG ...] [--min-values N]
 
 Values (never printed, never taken from the command line, where ps would show them):
-  --values FILE   one secret value per line (`-`: standard input)
+  --values FILE   one secret value per line, or a JSON list of --save-values (`-`: standard input)
   --kubeconfig K  read from that cluster what verify.yml must not show: istio-system/cacerts'
                   ca-key.pem, and every remote secret (istio-system, label istio/multiCluster=true):
                   each data entry (a kubeconfig) and the bearer tokens and client keys inside it
   --key-file F    the private key block(s) of a PEM file (e.g. the mesh root store file)
-  --save-values S also write the values collected to S (mode 0600, one per line), for a later scan
+  --save-values S also write the values collected to S (mode 0600, a JSON list), for a later scan
                   after the clusters are gone (--values S)
 Each value is searched as is, JSON-escaped (as Ansible prints strings at -v), line by line for
 private keys (PEM bodies), and base64-encoded at each of the 3 byte alignments (so it is found
@@ -103,7 +103,12 @@ def main(argv=None):
     if args.values:
         handle = sys.stdin if args.values == "-" else open(args.values)
         with handle:
-            values += [(line.rstrip("\n"), "value %d of %s" % (i + 1, args.values)) for i, line in enumerate(handle)]
+            text = handle.read()
+        try:  # a file of --save-values: a JSON list (multi-line values kept whole)
+            listed = json.loads(text)
+        except ValueError:
+            listed = text.splitlines()
+        values += [(value, "value %d of %s" % (i + 1, args.values)) for i, value in enumerate(listed)]
     for path in args.kubeconfig:
         where = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
         values += [(v, "%s (read with %s)" % (label, where)) for v, label in from_kubeconfig(path)]
@@ -118,10 +123,7 @@ def main(argv=None):
     if args.save_values:
         fd = os.open(args.save_values, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            for value, _label in values:
-                for line in value.strip().splitlines():
-                    if len(line.strip()) >= MIN_LEN:
-                        handle.write(line.strip() + "\n")
+            json.dump([value for value, _label in values], handle)
     if len(values) < args.min_values:
         print("scan_output: %d secret values collected, fewer than %d: nothing to scan for" % (len(values), args.min_values))
         return 2
