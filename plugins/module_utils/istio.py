@@ -203,11 +203,24 @@ def find_istioctl(version, istioctl_path=None, environ=None, table=None):
 
 
 # ---- IstioOperator inputs ------------------------------------------------------
+# The sidecar's DNS proxy: pilot-agent runs it and asks istiod for the name table (NDS) only with
+# ISTIO_META_DNS_CAPTURE=true in its environment, which the injector takes from the mesh config's
+# defaultConfig.proxyMetadata. mesh_service_entry's default dns=istio_dns_proxy needs it for the
+# <service>.<namespace>.global hosts. A default: the user's values win (e.g. "false" with stub DNS).
+# No ISTIO_META_DNS_AUTO_ALLOCATE: mesh_service_entry's ServiceEntries always carry addresses.
+DNS_PROXY_METADATA = {"ISTIO_META_DNS_CAPTURE": "true"}
+
+
+def mesh_defaults():
+    """Values the control plane gets unless ``values`` set them (the DNS proxy on)."""
+    return {"meshConfig": {"defaultConfig": {"proxyMetadata": dict(DNS_PROXY_METADATA)}}}
+
+
 def control_plane_iop(mesh_id, cluster, profile="default", values=None, topology="multi_primary",
                       remote_pilot_address=None):
     """The IstioOperator of one cluster's control plane (or of a remote cluster)."""
     glob = {"meshID": mesh_id, "multiCluster": {"clusterName": cluster["name"]}, "network": cluster["network"]}
-    merged = deep_merge(values or {}, {"global": glob})
+    merged = deep_merge(deep_merge(mesh_defaults(), values or {}), {"global": glob})
     if topology == "primary_remote" and not cluster.get("primary"):
         profile = "remote"
         merged = deep_merge(merged, {

@@ -86,8 +86,9 @@ istio() {
   build istio "$ISTIO_VERSION" "$out" -- -tags vtprotobuf,disable_pgv \
     -ldflags "$ld" istio.io/istio/istioctl/cmd/istioctl istio.io/istio/pilot/cmd/pilot-discovery
   # xds-probe (sandbox only): asks istiod for a proxy's endpoints via istio's pkg/adsc; added
-  # after the first build, so it is built next to an existing (cached) istio build as well.
-  if [ ! -x "$out/xds-probe" ]; then
+  # after the first build, so it is built next to an existing (cached) istio build as well, and
+  # rebuilt when its source is newer than the binary.
+  if [ ! -x "$out/xds-probe" ] || [ "$here/istio/xdsprobe/main.go" -nt "$out/xds-probe" ]; then
     local t0
     t0=$(now)
     echo "[build] istio $ISTIO_VERSION: building xds-probe ..."

@@ -4,6 +4,16 @@
 // cluster and network would be told, e.g. that a service of another network is reached
 // through that network's east-west gateway on 15443. Built with istioctl/pilot-discovery
 // by sandbox/build/build.sh istio, from the same pinned istio.io/istio module (pkg/adsc).
+//
+// With -name-table it prints the DNS name table (NDS) the sidecar's agent would get instead.
+// istiod answers every NDS request (pilot/pkg/xds/nds.go; pkg/dns/server BuildNameTable does
+// not look at DNS_CAPTURE): whether a sidecar asks is decided by its pilot-agent, which
+// starts the DNS proxy and subscribes to NDS only when ISTIO_META_DNS_CAPTURE parses as true
+// for a sidecar (pkg/istio-agent/agent.go isDNSServerEnabled, xds_proxy.go NameTable handler;
+// pilot/cmd/pilot-agent/options DNSCaptureByAgent). The probe does the same with the
+// environment given by -proxy-metadata (a mesh's defaultConfig.proxyMetadata, which the
+// injector puts into the istio-proxy container's env), and sends every ISTIO_META_<KEY> of it
+// as node metadata <KEY>, as pilot-agent does.
 package main
 
 import (
@@ -11,14 +21,19 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/proto"
 	pstruct "google.golang.org/protobuf/types/known/structpb"
 
 	"istio.io/istio/pkg/adsc"
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
+	dnsProto "istio.io/istio/pkg/dns/proto"
 )
 
 type lbEndpoint struct {
@@ -39,16 +54,43 @@ func main() {
 	version := flag.String("istio-version", "1.30.4", "ISTIO_VERSION metadata")
 	want := flag.String("envoy-cluster", "", "Envoy cluster to print, e.g. outbound|3000||svc.ns.svc.cluster.local")
 	timeout := flag.Duration("timeout", 20*time.Second, "how long to wait for the endpoints")
+	proxyMetadata := flag.String("proxy-metadata", "{}",
+		"JSON object: the proxy's environment from meshConfig.defaultConfig.proxyMetadata")
+	nameTable := flag.Bool("name-table", false,
+		"print the DNS name table (NDS) the sidecar's agent would get (none when DNS capture is off)")
 	flag.Parse()
 
+	env := map[string]string{}
+	if err := json.Unmarshal([]byte(*proxyMetadata), &env); err != nil {
+		fmt.Fprintln(os.Stderr, "-proxy-metadata is not a JSON object of strings:", err)
+		os.Exit(2)
+	}
 	meta := &pstruct.Struct{Fields: map[string]*pstruct.Value{
 		"ISTIO_VERSION": str(*version), "NETWORK": str(*network), "CLUSTER_ID": str(*clusterID),
 		"NAMESPACE": str(*ns), "WORKLOAD_NAME": str(*workload),
 	}}
+	for k, v := range env {
+		if key, ok := strings.CutPrefix(k, "ISTIO_META_"); ok && key != "" {
+			meta.Fields[key] = str(v)
+		}
+	}
+	// pilot-agent: env.Register("ISTIO_META_DNS_CAPTURE", false) (strconv.ParseBool; unset or
+	// unparsable -> false), DNS server only for a sidecar (this probe is one).
+	dnsCapture, _ := strconv.ParseBool(env["ISTIO_META_DNS_CAPTURE"])
+	initial := []*discovery.DiscoveryRequest{{TypeUrl: v3.ClusterType}}
+	if *nameTable {
+		if !dnsCapture {
+			b, _ := json.Marshal(map[string]any{"dns_capture": false, "name_table": nil,
+				"reason": "ISTIO_META_DNS_CAPTURE is not true: the agent runs no DNS proxy and asks istiod for no name table"})
+			fmt.Println(string(b))
+			return
+		}
+		initial = []*discovery.DiscoveryRequest{{TypeUrl: v3.NameTableType}}
+	}
 	client, err := adsc.New(*addr, &adsc.ADSConfig{
 		Config: adsc.Config{IP: *ip, Namespace: *ns, Workload: *workload, Meta: meta,
 			Locality: &core.Locality{Region: "sandbox"}},
-		InitialDiscoveryRequests: []*discovery.DiscoveryRequest{{TypeUrl: v3.ClusterType}},
+		InitialDiscoveryRequests: initial,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dial:", err)
@@ -59,6 +101,10 @@ func main() {
 		os.Exit(2)
 	}
 	deadline := time.Now().Add(*timeout)
+	if *nameTable {
+		printNameTable(client, deadline)
+		return
+	}
 	for time.Now().Before(deadline) {
 		if _, err := client.Wait(time.Until(deadline), v3.EndpointType); err != nil {
 			break
@@ -86,4 +132,40 @@ func main() {
 	fmt.Println(string(b))
 	client.Close()
 	os.Exit(1)
+}
+
+// printNameTable waits for istiod's NDS response and prints host -> IPs.
+func printNameTable(client *adsc.ADSC, deadline time.Time) {
+	defer client.Close()
+	for {
+		select {
+		case msg := <-client.XDSUpdates:
+			if msg == nil {
+				fmt.Fprintln(os.Stderr, "connection to istiod closed before a name table came")
+				os.Exit(2)
+			}
+			if msg.TypeUrl != v3.NameTableType {
+				continue
+			}
+			table := map[string][]string{}
+			for _, rsc := range msg.Resources {
+				nt := &dnsProto.NameTable{}
+				if err := proto.Unmarshal(rsc.Value, nt); err != nil {
+					fmt.Fprintln(os.Stderr, "bad NameTable:", err)
+					os.Exit(2)
+				}
+				for host, info := range nt.Table {
+					ips := append([]string{}, info.Ips...)
+					sort.Strings(ips)
+					table[host] = ips
+				}
+			}
+			b, _ := json.Marshal(map[string]any{"dns_capture": true, "name_table": table})
+			fmt.Println(string(b))
+			return
+		case <-time.After(time.Until(deadline)):
+			fmt.Fprintln(os.Stderr, "no name table from istiod in time")
+			os.Exit(1)
+		}
+	}
 }

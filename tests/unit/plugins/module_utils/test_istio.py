@@ -64,6 +64,18 @@ def test_control_plane_iop_sets_mesh_identity_and_merges_values():
     assert iop["spec"]["profile"] == "default"
 
 
+def test_control_plane_iop_turns_the_sidecar_dns_proxy_on_unless_values_say_otherwise():
+    meta = istio.control_plane_iop("m", {"name": "c1", "network": "n1"})["spec"]["values"]["meshConfig"][
+        "defaultConfig"]["proxyMetadata"]
+    assert meta == {"ISTIO_META_DNS_CAPTURE": "true"}
+    values = {"meshConfig": {"defaultConfig": {"proxyMetadata": {"ISTIO_META_DNS_CAPTURE": "false", "X": "1"}},
+                             "accessLogFile": "/dev/stdout"}}
+    merged = istio.control_plane_iop("m", {"name": "c1", "network": "n1"}, values=values)["spec"]["values"]
+    assert merged["meshConfig"] == values["meshConfig"]
+    remote = istio.control_plane_iop("m", {"name": "c2", "network": "n2"}, topology="primary_remote")
+    assert remote["spec"]["values"]["meshConfig"]["defaultConfig"]["proxyMetadata"] == istio.DNS_PROXY_METADATA
+
+
 def test_remote_iop_uses_remote_profile_and_pilot_address():
     iop = istio.control_plane_iop("m", {"name": "c2", "network": "n2"}, topology="primary_remote",
                                   remote_pilot_address="172.16.0.9")

@@ -14,6 +14,13 @@
                                         the DestinationRule for HOST in its config store. EXPECT (an
                                         address, or "none") polls until the endpoints show it.
   fixture.py istiod-stop CLUSTER        stop that local istiod
+  fixture.py mesh-config CLUSTER [VALUES_JSON]
+                                        apply the ConfigMap istio-system/istio that istio_multicluster
+                                        renders for CLUSTER (collection code + istioctl)
+  fixture.py istiod-dns CLUSTER HOST [none]
+                                        NDS name table for a sidecar with the cluster's mesh-wide
+                                        proxyMetadata (xds-probe -name-table); fails unless HOST maps
+                                        to its ServiceEntry's addresses (none: unless absent)
 """
 
 import json
@@ -122,6 +129,96 @@ def cmd_istiod_view(cluster, host, port, expect=None):
     print(json.dumps(out))
 
 
+def _collection_istio():
+    sys.path.insert(0, os.environ["ANSIBLE_COLLECTIONS_PATH"])
+    from ansible_collections.multicloud.mesh.plugins.module_utils import istio  # pylint: disable=import-error
+    return istio
+
+
+def cmd_mesh_config(cluster, values="{}"):
+    """Install c1's mesh config as multicloud.mesh.istio_multicluster renders it: its IstioOperator
+    (control_plane_iop with VALUES) through the checksum-verified istioctl; only the ConfigMap
+    istio-system/istio (the mesh config istiod and the injector read) is applied."""
+    from kubernetes import client
+    from meshsandbox.clusters import ClusterManager
+    from meshsandbox.istiod import istio_bin
+    istio = _collection_istio()
+    istioctl = istio.find_istioctl(istio.DEFAULT_ISTIO_VERSION, os.path.join(istio_bin(), "istioctl"))
+    objects = istio.render(istioctl, istio.control_plane_iop(
+        "it-se-mesh", {"name": cluster, "network": "net-" + cluster}, values=json.loads(values)))
+    cms = [o for o in objects if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "istio"]
+    if len(cms) != 1:
+        raise SystemExit("the rendered control plane has %d ConfigMaps 'istio'" % len(cms))
+    cm = cms[0]
+    cm["metadata"] = {"name": "istio", "namespace": istio.ISTIO_NAMESPACE, "labels": cm["metadata"].get("labels")}
+    api = client.CoreV1Api(_api_client(ClusterManager().get(cluster)))
+    try:
+        api.create_namespace({"metadata": {"name": istio.ISTIO_NAMESPACE}})
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    try:
+        api.replace_namespaced_config_map("istio", istio.ISTIO_NAMESPACE, cm)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+        api.create_namespaced_config_map(istio.ISTIO_NAMESPACE, cm)
+    print(json.dumps({"proxyMetadata": (yaml.safe_load(cm["data"]["mesh"]).get("defaultConfig") or {})
+                      .get("proxyMetadata")}))
+
+
+def _api_client(info):
+    from kubernetes import config
+    return config.new_client_from_config(info["admin_kubeconfig"])
+
+
+def cmd_istiod_dns(cluster, host, expect=None):
+    """The name table c1's istiod sends a sidecar whose environment is the proxyMetadata of the
+    mesh config in the cluster (ConfigMap istio-system/istio, read back here), through xds-probe
+    -name-table (which, like pilot-agent, asks for it only with ISTIO_META_DNS_CAPTURE true).
+    Exits 1 unless HOST maps to exactly the ServiceEntry's addresses (EXPECT 'none': unless
+    HOST is absent)."""
+    from kubernetes import client
+    from meshsandbox.clusters import ClusterManager
+    from meshsandbox.istiod import LocalIstiod, istio_bin
+    info = ClusterManager().get(cluster)
+    api = _api_client(info)
+    try:
+        cm = client.CoreV1Api(api).read_namespaced_config_map("istio", "istio-system")
+    except client.ApiException as exc:
+        raise SystemExit("cluster %s has no mesh config (ConfigMap istio-system/istio): %s" % (cluster, exc.reason))
+    metadata = (yaml.safe_load(cm.data["mesh"]).get("defaultConfig") or {}).get("proxyMetadata") or {}
+    entries = client.CustomObjectsApi(api).list_cluster_custom_object(
+        "networking.istio.io", "v1", "serviceentries")["items"]
+    addresses = sorted(a for e in entries if host in e["spec"].get("hosts", []) for a in e["spec"].get("addresses", []))
+    istiod = LocalIstiod(info)
+    istiod.start()
+    grpc = istiod._state()["ports"]["grpc"]  # pylint: disable=protected-access
+    deadline = time.monotonic() + 30
+    while True:
+        probe = subprocess.run(
+            [os.path.join(istio_bin(), "xds-probe"), "-addr", "127.0.0.1:%d" % grpc, "-ip", "10.250.0.9",
+             "-namespace", "default", "-workload", "probe", "-cluster", cluster, "-timeout", "5s",
+             "-proxy-metadata", json.dumps(metadata), "-name-table"],
+            capture_output=True, text=True, check=False)
+        lines = [ln for ln in probe.stdout.splitlines() if ln.startswith('{"dns_capture"')]
+        if not lines:
+            raise SystemExit("xds-probe gave no name table: %s" % (probe.stdout + probe.stderr)[-800:])
+        result = json.loads(lines[-1])
+        got = sorted(((result.get("name_table") or {}).get(host)) or [])
+        ok = (not got) if expect == "none" else (bool(addresses) and got == addresses)
+        if ok or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    print(json.dumps({"host": host, "proxyMetadata": metadata, "dns_capture": result["dns_capture"],
+                      "name_table_ips": got, "service_entry_addresses": addresses,
+                      "reason": result.get("reason")}))
+    if not ok:
+        raise SystemExit("FAIL: %s: name table has %s, %s" % (
+            host, got or "no entry", "expected none" if expect == "none"
+            else "expected the ServiceEntry's addresses %s" % addresses))
+
+
 def cmd_istiod_stop(cluster):
     from meshsandbox.clusters import ClusterManager
     from meshsandbox.istiod import LocalIstiod
@@ -132,7 +229,8 @@ def cmd_istiod_stop(cluster):
 
 if __name__ == "__main__":
     commands = {"crds": cmd_crds, "lb-stop": cmd_lb_stop, "set-address": cmd_set_address,
-                "istiod-view": cmd_istiod_view, "istiod-stop": cmd_istiod_stop}
+                "istiod-view": cmd_istiod_view, "istiod-stop": cmd_istiod_stop,
+                "mesh-config": cmd_mesh_config, "istiod-dns": cmd_istiod_dns}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])
