@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (make test, .ci/run): bootstrap, then in order
 #   1. ansible-test sanity  2. ansible-lint (production) + docs build  3. unit tests (pytest)
-#   4. integration targets against the sandbox, MESH_IT_JOBS at a time (default 2: the targets
-#      mostly wait on emulated provisioning and controllers, so two share the 2 cores well).
+#   4. integration targets against the sandbox, MESH_IT_JOBS at a time (default 3: the targets
+#      mostly wait on emulated provisioning and controllers, so three share the 2 cores well).
 # At the end one table (stage or target, seconds, result) and the plain line `N passed, N failed`.
 # Exits non-zero on any failure; pytest collecting nothing (exit 5) is a failure too.
 #   scripts/test.sh [sanity|lint|units|integration ...]      (default: all four)
@@ -21,7 +21,7 @@ case "$MESH_TEST_TIER" in
   full) export MESH_RESILIENCE_FULL=1 ;;
   *) echo "[test] MESH_TEST_TIER=$MESH_TEST_TIER: use default or full" >&2; exit 2 ;;
 esac
-jobs_max=${MESH_IT_JOBS:-2}
+jobs_max=${MESH_IT_JOBS:-3}
 [[ "$jobs_max" =~ ^[1-9][0-9]*$ ]] || { echo "[test] MESH_IT_JOBS=$jobs_max: use a whole number >= 1" >&2; exit 2; }
 bash scripts/bootstrap.sh || exit 1
 export PATH="$root/.venv/bin:$PATH"
