@@ -15,7 +15,9 @@
 #   6. secrets scan (scan_secrets.py) of everything steps 1-5 printed (ansible-playbook -vvv)
 #      and wrote: no key or token outside 0600 files; scan_output.py: no value verify.yml reads (cacerts
 #      keys, remote secrets and their tokens) nor the mesh root key in any log (teardown.yml's too, step 7)
-#   7. teardown.yml -vvv (orphan check; output scanned) -> teardown.yml again (re-runnable, changed=0); clouds down in a trap.
+#   7. teardown.yml -vvv (orphan check; output scanned; the cluster roles' kubeconfig files gone) -> teardown.yml
+#      again (re-runnable, changed=0) -> site.yml --check --diff (passes, creates nothing, writes no kubeconfig);
+#      clouds down in a trap.
 #   tests/integration/targets/playbooks/runme.sh [-v ...]      (extra args go to ansible-playbook)
 # MESH_IT_CHECK_LIMIT: hosts of the first check-mode run (default all; e.g. gcp or aws to narrow it).
 set -euo pipefail
@@ -243,9 +245,22 @@ kf=(); for k in "$MESH_SANDBOX_HOME"/mesh-ca/*/root-ca.pem; do kf+=(--key-file "
     --save-values "$MESH_SANDBOX_HOME/scan-values" || fail "a playbook printed a secret (see above)"
 
 step "7. teardown.yml -vvv"
+# The kubeconfig files the cluster roles wrote, as the inventory names them (mesh_kubeconfig and the roles'
+# eks_cluster_kubeconfig / gke_cluster_kubeconfig); each must exist now, so the check after teardown checks something.
+kc_expr='[mesh_kubeconfig, eks_cluster_kubeconfig | default(mesh_kubeconfig), gke_cluster_kubeconfig | default(mesh_kubeconfig)]'
+mapfile -t kubeconfigs < <(ANSIBLE_CALLBACK_RESULT_FORMAT=json ANSIBLE_CALLBACK_FORMAT_PRETTY=0 \
+    "$(dirname "$PY")/ansible" mesh -m ansible.builtin.debug -a "{\"msg\": \"{{ $kc_expr | unique }}\"}" \
+    | "$PY" -c 'import json, sys; print("\n".join(sorted({p for l in sys.stdin if " => " in l for p in json.loads(l.split(" => ", 1)[1])["msg"]})))')
+[ "${#kubeconfigs[@]}" -ge 2 ] || fail "expected a kubeconfig path per mesh host from the inventory, got: ${kubeconfigs[*]:-none}"
+for k in "${kubeconfigs[@]}"; do
+    [ -f "$k" ] || fail "before teardown: no kubeconfig $k (the cluster roles should have written it)"
+done
 t=$(date +%s)
 runv teardown playbooks/teardown.yml "$@" || fail "teardown.yml failed"
 echo "teardown.yml: $(( $(date +%s) - t ))s"
+for k in "${kubeconfigs[@]}"; do
+    [ ! -e "$k" ] || fail "teardown.yml left the kubeconfig $k of a deleted cluster"
+done
 "$PY" "$REPO/tests/integration/scan_output.py" "$LOGS/teardown.log" --values "$MESH_SANDBOX_HOME/scan-values" --min-values 8 \
     || fail "teardown.yml printed a secret (see above)"
 grep -q "ORPHAN CHECK PASSED" "$LOGS/teardown.log" || fail "the orphan check did not pass"
@@ -255,4 +270,21 @@ step "7. teardown.yml again (re-runnable, nothing left to do)"
 run teardown2 playbooks/teardown.yml "$@" || fail "second teardown.yml failed"
 grep -q "ORPHAN CHECK PASSED" "$LOGS/teardown2.log" || fail "the orphan check did not pass on the re-run"
 recap_changed_zero "$LOGS/teardown2.log" || fail "the second teardown changed something"
+
+# Whether a cluster exists is the clouds' answer, not a kubeconfig file's: the check run after teardown predicts
+# from empty clouds, and neither retries a deleted cluster's API server nor writes a kubeconfig.
+step "7. site.yml --check --diff after teardown (creates nothing, writes no kubeconfig, quick)"
+t=$(date +%s)
+run check_after_teardown playbooks/site.yml --check --diff "$@" || fail "site.yml --check --diff after teardown failed"
+secs=$(( $(date +%s) - t ))
+echo "site.yml --check --diff after teardown: ${secs}s"
+[ -z "$(emulator_clusters)" ] || fail "check mode after teardown created clusters: $(emulator_clusters)"
+for k in "${kubeconfigs[@]}"; do
+    [ ! -e "$k" ] || fail "check mode after teardown wrote the kubeconfig $k"
+done
+recap_changed_all "$LOGS/check_after_teardown.log"
+describe=$(task_out check_after_teardown "Read the cluster's version, nodes, namespaces and Istio CRDs")
+for h in mesh-1 mesh-2; do  # the clouds said: no cluster, so nothing reads one
+    grep -q "^skipping: \[$h\]" <<<"$describe" || fail "check mode after teardown looked for cluster $h: $describe"
+done
 step "passed"
