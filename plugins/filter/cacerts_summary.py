@@ -73,7 +73,7 @@ _value:
       type: list
       elements: str
     valid:
-      description: The Secret exists and O(problems) is empty.
+      description: The Secret exists and RV(_value.problems) is empty.
       type: bool
     problems:
       description: What is wrong, one sentence each (empty when nothing is).
