@@ -13,8 +13,9 @@
   compiled into that istioctl. istioctl is only used to render; nothing is applied by it.
 - ``cross_network_gateway``/``istiod_gateway`` are Istio's samples/multicluster
   expose-services.yaml / expose-istiod.yaml objects.
-- ``reader_token_secret``/``remote_secret`` build the objects of a link (what
-  ``istioctl create-remote-secret`` makes, with the API address we choose).
+- ``remote_secret`` builds the Secret of a link (what ``istioctl create-remote-secret`` makes,
+  with the API address we choose and a time-bound TokenRequest token bound to ``token_anchor``;
+  ``reader_token`` decides when a token is renewed).
 - ``apply_order``/``delete_order`` sort objects: namespaces and CRDs first, webhooks and
   Istio configuration last when applying; the reverse when deleting, CRDs and webhooks last.
 """
@@ -39,7 +40,7 @@ try:
 except ImportError:  # pragma: no cover
     yaml = None
 
-from ansible_collections.multicloud.mesh.plugins.module_utils import validate
+from ansible_collections.multicloud.mesh.plugins.module_utils import reader_token, validate
 
 ISTIO_NAMESPACE = "istio-system"
 MANAGED_BY = "multicloud.mesh"
@@ -49,7 +50,11 @@ LABEL_MULTICLUSTER = "istio/multiCluster"
 ANNOTATION_CLUSTER = "networking.istio.io/cluster"
 LABEL_NETWORK = "topology.istio.io/network"
 READER_SA = "istio-reader-service-account"
+# The never-expiring token Secret (what istioctl create-remote-secret makes, and this collection made
+# before time-bound tokens); a run deletes it, which revokes its token.
 READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
+TOKEN_ANCHOR = "istio-reader-token-anchor"
+ANNOTATION_TOKEN_EXPIRES = "multicloud.mesh/token-expires"
 EASTWEST_NAME = "istio-eastwestgateway"
 CROSS_NETWORK_GATEWAY = "cross-network-gateway"
 CACERTS = "cacerts"
@@ -424,20 +429,13 @@ def delete_order(objects):
 
 
 # ---- linking ---------------------------------------------------------------------
-def reader_token_secret(mesh_id):
-    """The service-account token Secret kube-controller-manager fills for the reader SA."""
-    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
-            "metadata": {"name": READER_TOKEN_SECRET, "namespace": ISTIO_NAMESPACE,
-                         "annotations": {"kubernetes.io/service-account.name": READER_SA},
+def token_anchor(mesh_id):
+    """The Secret the reader tokens of a cluster are bound to: deleting it revokes them all."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": TOKEN_ANCHOR, "namespace": ISTIO_NAMESPACE,
+                         "annotations": {"multicloud.mesh/purpose": "reader tokens of the remote secrets are bound "
+                                                                    "to this Secret; deleting it revokes them"},
                          "labels": {LABEL_MANAGED: MANAGED_BY, LABEL_MESH: mesh_id}}}
-
-
-def token_from_secret(secret):
-    """(token, ca_pem) from a filled token Secret, or None while kube-controller-manager has not filled it."""
-    data = (secret or {}).get("data") or {}
-    if not data.get("token") or not data.get("ca.crt"):
-        return None
-    return (base64.b64decode(data["token"]).decode("utf-8"), base64.b64decode(data["ca.crt"]).decode("utf-8"))
 
 
 def remote_kubeconfig(cluster_name, server, token, ca_pem):
@@ -457,13 +455,20 @@ def remote_secret_name(cluster_name):
     return "istio-remote-secret-%s" % cluster_name
 
 
-def remote_secret(mesh_id, cluster_name, server, token, ca_pem):
-    """The Secret (in the other clusters) through which istiod reads ``cluster_name``."""
+def remote_secret(mesh_id, cluster_name, server, token, ca_pem, expires=None):  # pylint: disable=too-many-arguments
+    """The Secret (in the other clusters) through which istiod reads ``cluster_name``.
+
+    ``expires`` (the token's expiry, RFC 3339) goes into an annotation, so that a reader of
+    metadata only (verify.yml) can show it without reading the token.
+    """
     config = yaml.safe_dump(remote_kubeconfig(cluster_name, server, token, ca_pem), default_flow_style=False)
+    annotations = {ANNOTATION_CLUSTER: cluster_name}
+    if expires:
+        annotations[ANNOTATION_TOKEN_EXPIRES] = expires
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": {"name": remote_secret_name(cluster_name), "namespace": ISTIO_NAMESPACE,
                          "labels": {LABEL_MULTICLUSTER: "true", LABEL_MANAGED: MANAGED_BY, LABEL_MESH: mesh_id},
-                         "annotations": {ANNOTATION_CLUSTER: cluster_name}},
+                         "annotations": annotations},
             "data": {cluster_name: base64.b64encode(config.encode("utf-8")).decode("ascii")}}
 
 
@@ -544,6 +549,7 @@ class MeshInstaller(object):
         self.warnings = []
         self.istioctl = None
         self.istioctl_info = {}
+        self.reader_tokens = {}
         self._render_cache = {}
 
     # ---- checks (nothing changes) ----
@@ -556,6 +562,7 @@ class MeshInstaller(object):
                                                           "network name (a Kubernetes label value)")
                                      for i, c in enumerate(p.get("clusters") or []) if c.get("network")],
                                    validate.at_least(p.get("wait_timeout"), "wait_timeout"),
+                                   validate.at_least(p.get("reader_token_days"), "reader_token_days", unit="days"),
                                    validate.at_least(p.get("request_timeout"), "request_timeout"))
         if problems:
             raise IstioError("; ".join(problems))
@@ -667,6 +674,8 @@ class MeshInstaller(object):
         else:
             for run in self.runs:
                 self._prune_remote_secrets(run, keep=[])
+                run.applier.delete("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE, wait=False)
+                run.applier.delete("v1", "Secret", TOKEN_ANCHOR, ISTIO_NAMESPACE, wait=False)
 
     def _install_cluster(self, run, remote_pilot_address=None):
         p = self.params
@@ -706,42 +715,129 @@ class MeshInstaller(object):
     def _link(self):
         p = self.params
         plan = link_plan([r.spec for r in self.runs], p["topology"], p["link"])
-        needed = set(n for names in plan.values() for n in names)
-        tokens = {}
-        for run in self.runs:
-            if run.name not in needed:
-                continue
-            run.applier.apply(reader_token_secret(p["mesh_id"]))
-            tokens[run.name] = self._reader_token(run)
         by_name = dict((r.name, r) for r in self.runs)
+        holders = {}  # source cluster -> the runs that hold its remote secret
+        for holder in self.runs:
+            for source in plan[holder.name]:
+                holders.setdefault(source, []).append(holder)
+        creds = {}
+        for source in sorted(holders):
+            creds[source] = self._reader_credentials(by_name[source], holders[source])
         for run in self.runs:
             keep = []
             for other in plan[run.name]:
-                token = tokens.get(other)
+                cred = creds[other]
                 keep.append(remote_secret_name(other))
                 run.linked.append(other)
-                if token is None:  # check mode: the token Secret does not exist yet
+                if cred["token"] is None:  # check mode: a token would be requested
+                    exists = run.applier.get("v1", "Secret", remote_secret_name(other), ISTIO_NAMESPACE) is not None
                     run.applier.results.append({"ref": "Secret/%s/%s" % (ISTIO_NAMESPACE, remote_secret_name(other)),
-                                                "action": "created", "changed": True})
+                                                "action": "updated" if exists else "created", "changed": True})
                     continue
                 source = by_name[other]
                 server = source.spec.get("api_server") or source.kube.server
-                run.applier.apply(remote_secret(p["mesh_id"], other, server, token[0], token[1]))
+                run.applier.apply(remote_secret(p["mesh_id"], other, server, cred["token"], cred["ca"],
+                                                cred["expires"]))
             self._prune_remote_secrets(run, keep)
+        for run in self.runs:
+            # The never-expiring token of earlier releases: deleting its Secret revokes it (its holders
+            # got a time-bound token above). A cluster nobody reads loses its anchor too.
+            run.applier.delete("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE, wait=False)
+            if run.name not in holders:
+                run.applier.delete("v1", "Secret", TOKEN_ANCHOR, ISTIO_NAMESPACE, wait=False)
+        self.reader_tokens = dict((name, dict((k, v) for k, v in cred.items() if k not in ("token", "ca")))
+                                  for name, cred in creds.items())
 
-    def _reader_token(self, run):
+    def _reader_credentials(self, run, holders):
+        """The reader token (and CA) the holders of ``run``'s remote secret get.
+
+        The newest token found in the holders' remote secrets is kept while it is good: a JWT that
+        expires, has more than a third of its life left, lives no longer than asked, and that the
+        cluster's API server still accepts (TokenReview). Otherwise (or with rotate_reader_tokens)
+        a new one is requested. Returns ``{"token", "ca", "expires", "renewed", "reason"}``; in
+        check mode a token that would be requested is None.
+        """
+        p = self.params
+        reason = None
+        if p.get("rotate_reader_tokens"):
+            reason = "rotation asked for (rotate_reader_tokens=true)"
+        else:
+            found = [reader_token.from_remote_secret(h.applier.get("v1", "Secret", remote_secret_name(run.name),
+                                                                   ISTIO_NAMESPACE), run.name) for h in holders]
+            found = [t for t in found if t]
+            if not found:
+                reason = "no remote secret of %s yet" % run.name
+            else:
+                best = max(found, key=lambda t: reader_token.expiry(t) or 0)
+                reason = (reader_token.renewal_reason(best, time.time(), p["reader_token_days"])
+                          or self._review_token(run, best))
+                if reason is None:
+                    return {"token": best, "ca": self._cluster_ca(run),
+                            "expires": reader_token.timestamp(reader_token.expiry(best)),
+                            "renewed": False, "reason": None}
+        if self.check_mode:
+            return {"token": None, "ca": None, "expires": None, "renewed": True, "reason": reason}
+        if p.get("rotate_reader_tokens"):
+            # Deleting the anchor revokes every token bound to it, in every cluster that holds one.
+            run.applier.delete("v1", "Secret", TOKEN_ANCHOR, ISTIO_NAMESPACE, wait=True, timeout=p["wait_timeout"])
+        anchor = run.applier.apply(token_anchor(p["mesh_id"]))["object"]
+        token, expires = self._request_token(run, anchor["metadata"]["uid"])
+        return {"token": token, "ca": self._cluster_ca(run), "expires": reader_token.timestamp(expires),
+                "renewed": True, "reason": reason}
+
+    def _request_token(self, run, anchor_uid):
+        """A new reader token (TokenRequest), bound to the anchor Secret; (token, exp as Unix seconds)."""
+        from kubernetes.client import CoreV1Api
+        days = self.params["reader_token_days"]
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"expirationSeconds": days * reader_token.DAY,
+                         "boundObjectRef": {"apiVersion": "v1", "kind": "Secret", "name": TOKEN_ANCHOR,
+                                            "uid": anchor_uid}}}
+        answer = run.kube.call_raw(lambda: CoreV1Api(run.kube.api).create_namespaced_service_account_token(
+            READER_SA, ISTIO_NAMESPACE, body, _request_timeout=run.kube.timeout),
+            what="cluster %s: TokenRequest for %s/%s" % (run.name, ISTIO_NAMESPACE, READER_SA), convert=True)
+        token = answer.status.token
+        expires = reader_token.expiry(token)
+        if expires is None:
+            raise IstioError("cluster %s: the API server's TokenRequest answer for %s/%s holds no expiring token"
+                             % (run.name, ISTIO_NAMESPACE, READER_SA))
+        days_given = (expires - time.time()) / float(reader_token.DAY)
+        if days_given < days * 0.9:
+            self.warnings.append("cluster %s: the API server issued the reader token for %.1f days, not the %d "
+                                 "asked for (reader_token_days; its --service-account-max-token-expiration caps "
+                                 "it): re-run before %s to renew it, or the links to %s stop working"
+                                 % (run.name, days_given, days, reader_token.timestamp(expires), run.name))
+        return token, expires
+
+    def _review_token(self, run, token):
+        """None when ``run``'s API server accepts ``token`` as the reader account, else why not."""
+        from kubernetes.client import AuthenticationV1Api
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        answer = run.kube.call_raw(lambda: AuthenticationV1Api(run.kube.api).create_token_review(
+            body, _request_timeout=run.kube.timeout), what="cluster %s: TokenReview" % run.name, convert=True)
+        status = answer.status
+        want = "system:serviceaccount:%s:%s" % (ISTIO_NAMESPACE, READER_SA)
+        if not status.authenticated:
+            return "the API server of %s no longer accepts it (%s)" % (run.name, status.error or "revoked")
+        if status.user is None or status.user.username != want:
+            return "it authenticates as %s, not %s" % (getattr(status.user, "username", None), want)
+        return None
+
+    def _cluster_ca(self, run):
+        """The cluster's CA (``kube-root-ca.crt``, which kube-controller-manager publishes in every namespace)."""
         from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
 
         def probe():
-            return token_from_secret(run.applier.get("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE))
+            config_map = run.applier.get("v1", "ConfigMap", "kube-root-ca.crt", ISTIO_NAMESPACE)
+            return ((config_map or {}).get("data") or {}).get("ca.crt")
         if self.check_mode:
             return probe()
         try:
             return wait_until(probe, timeout=min(self.params["wait_timeout"], 120), interval=0.5,
-                              what="the token of %s/%s" % (ISTIO_NAMESPACE, READER_TOKEN_SECRET))
+                              what="ConfigMap %s/kube-root-ca.crt" % ISTIO_NAMESPACE)
         except WaitTimeout as exc:
-            raise IstioError("cluster %s: %s; kube-controller-manager's token controller fills it (is it running with "
-                             "--service-account-private-key-file and --root-ca-file?)" % (run.name, exc))
+            raise IstioError("cluster %s: %s; kube-controller-manager's root CA publisher writes it (is it running "
+                             "with --root-ca-file?)" % (run.name, exc))
 
     def _prune_remote_secrets(self, run, keep):
         selector = "%s=true,%s=%s,%s=%s" % (LABEL_MULTICLUSTER, LABEL_MANAGED, MANAGED_BY, LABEL_MESH,
@@ -782,6 +878,7 @@ class MeshInstaller(object):
         wait, timeout = p["wait"], p["wait_timeout"]
         self._prune_remote_secrets(run, keep=[])
         applier.delete("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE, wait=False)
+        applier.delete("v1", "Secret", TOKEN_ANCHOR, ISTIO_NAMESPACE, wait=False)  # revokes the reader tokens
         objects = delete_order(self.rendered(run, remote_pilot_address="unused"))
         groups = [
             [o for o in objects if o["kind"] not in CLUSTER_SCOPED_KINDS],

@@ -138,6 +138,24 @@ options:
     type: str
     choices: [remote_secrets, none]
     default: remote_secrets
+  reader_token_days:
+    description:
+      - Life, in days, of the C(istio-reader-service-account) token in each remote secret. Tokens come from the
+        TokenRequest API (C(expirationSeconds)), bound to the Secret C(istio-system/istio-reader-token-anchor) of
+        the cluster they read, and never from a non-expiring token Secret (one found is deleted, which revokes it).
+      - A run keeps a token that the cluster's API server still accepts (TokenReview) while more than a third of
+        its life is left, and renews it otherwise, or when it lives longer than this option asks; so re-run the
+        mesh within two thirds of this time, or the links stop working when the tokens expire.
+      - An API server may cap the life (C(--service-account-max-token-expiration)); the module then warns with the
+        date by which to re-run.
+    type: int
+    default: 90
+  rotate_reader_tokens:
+    description:
+      - Revoke every reader token of the listed clusters (delete and re-create their anchor Secret) and give the
+        holders of their remote secrets new ones. Always a change; use it when a remote secret may have leaked.
+    type: bool
+    default: false
   injection_namespaces:
     description: Namespaces labelled C(istio-injection=enabled) (created when missing).
     type: list
@@ -192,8 +210,9 @@ requirements:
   - PyYAML
   - a checksum-verified istioctl of O(istio_version) (renders manifests only)
 notes:
-  - The remote secrets hold a long-lived service-account token of C(istio-reader-service-account) and the
-    API server address, as C(istioctl create-remote-secret) makes them; istiod cannot run cloud exec plugins.
+  - The remote secrets hold the API server address and a time-bound token of C(istio-reader-service-account)
+    (see O(reader_token_days)), in the layout of C(istioctl create-remote-secret); istiod cannot run cloud exec
+    plugins. The token's expiry is also in the Secret's annotation C(multicloud.mesh/token-expires).
 seealso:
   - module: multicloud.mesh.cluster_info
 """
@@ -278,6 +297,23 @@ clusters:
         install is predicted anyway, with a warning; a real run would fail without it).
       type: bool
       sample: false
+reader_tokens:
+  description:
+    - Per cluster whose remote secret others hold, its reader token's expiry and whether this run renewed it
+      (never the token).
+  returned: with O(state=present) and O(link=remote_secrets)
+  type: dict
+  sample: {gke-west: {expires: "2027-03-03T10:00:00Z", renewed: true, reason: "less than a third of its life is left"}}
+  contains:
+    expires:
+      description: When the token expires (RFC 3339, UTC); V(null) in check mode when a new token would be requested.
+      type: str
+    renewed:
+      description: Whether a new token was requested (or, in check mode, would be).
+      type: bool
+    reason:
+      description: Why it was renewed (V(null) when it was kept).
+      type: str
 istioctl:
   description: Path and sha256 of the istioctl that rendered the manifests.
   returned: always
@@ -326,6 +362,8 @@ ARG_SPEC = dict(
     values=dict(type="dict", default={}),
     topology=dict(type="str", choices=["multi_primary", "primary_remote"], default="multi_primary"),
     link=dict(type="str", choices=["remote_secrets", "none"], default="remote_secrets"),
+    reader_token_days=dict(type="int", default=90, no_log=False),  # a life in days, not a token
+    rotate_reader_tokens=dict(type="bool", default=False, no_log=False),
     injection_namespaces=dict(type="list", elements="str", default=["default"]),
     require_cacerts=dict(type="bool", default=True),
     state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -357,6 +395,8 @@ def main():
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg="unexpected error: %s" % exc, exception=traceback.format_exc())
     result = {"changed": installer.changed, "clusters": installer.report(), "istioctl": installer.istioctl_info}
+    if installer.reader_tokens:
+        result["reader_tokens"] = installer.reader_tokens
     if module._diff:
         result["diff"] = installer.diff()
     module.exit_json(**result)

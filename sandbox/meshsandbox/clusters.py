@@ -107,6 +107,8 @@ class ClusterManager:
             "server": "https://127.0.0.1:%d" % state["ports"]["apiserver"],
             "ca_pem": ca_pem,
             "admin_kubeconfig": state["admin_kubeconfig"],
+            # The ServiceAccount signing key (tests mint tokens with it: one near expiry, as time would make it).
+            "service_account_key": state["pki"]["sa.key"],
             "ports": state["ports"],
             "webhook_url": state.get("webhook_url"),
             "lb_ip_prefix": state.get("lb_ip_prefix"),

@@ -10,7 +10,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.multicloud.mesh.plugins.module_utils import istio
+from ansible_collections.multicloud.mesh.plugins.module_utils import istio, reader_token
 
 
 def clusters(*specs):
@@ -211,11 +211,11 @@ def test_remote_secret_has_inline_token_ca_and_server():
     assert config["current-context"] == "c2"
 
 
-def test_token_from_secret():
-    assert istio.token_from_secret(None) is None
-    assert istio.token_from_secret({"data": {"token": ""}}) is None
-    data = {"token": base64.b64encode(b"t").decode(), "ca.crt": base64.b64encode(b"ca").decode()}
-    assert istio.token_from_secret({"data": data}) == ("t", "ca")
+def test_remote_secret_carries_the_token_expiry_in_an_annotation():
+    secret = istio.remote_secret("mesh1", "c2", "https://h", "tok", "ca", expires="2027-03-03T10:00:00Z")
+    assert secret["metadata"]["annotations"]["multicloud.mesh/token-expires"] == "2027-03-03T10:00:00Z"
+    assert reader_token.from_remote_secret(secret, "c2") == "tok"
+    assert reader_token.from_remote_secret(secret, "c3") is None
 
 
 def test_link_plan():
