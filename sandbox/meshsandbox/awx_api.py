@@ -87,7 +87,7 @@ class Store:
         os.replace(tmp, self.state_file)
 
     def authorized(self, header):
-        scheme, _, value = (header or "").partition(" ")
+        scheme, value = ((header or "").split(" ", 1) + [""])[:2]
         return scheme == "Bearer" and hmac.compare_digest(value.strip().encode(), self.token)
 
     def query(self, endpoint, params):
@@ -175,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="meshsandbox.awx_api", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="meshsandbox.awx_api", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     token = parser.add_mutually_exclusive_group(required=True)
     token.add_argument("--token", help="the bearer token to accept")

@@ -12,7 +12,8 @@
 #      and failing)
 #   5. API faults (vars/rows.yml through faults.yml; the default tier runs one fault of each kind,
 #      MESH_TEST_TIER=full / MESH_RESILIENCE_FULL=1 every row)
-#   6. secrets scan (scan_secrets.py) of everything steps 1-5 printed (ansible-playbook -vvv)
+#   6. playbooks/awx/configure.yml --check -vvv against the AWX stand-in (awx_check.sh), then the
+#      secrets scan (scan_secrets.py) of everything steps 1-6 printed (ansible-playbook -vvv)
 #      and wrote: no key or token outside 0600 files; scan_output.py: no value verify.yml reads (cacerts
 #      keys, remote secrets and their tokens) nor the mesh root key in any log (teardown.yml's too, step 7)
 #   7. teardown.yml -vvv (orphan check; output scanned; the cluster roles' kubeconfig files gone) -> teardown.yml
@@ -176,6 +177,11 @@ runv verify playbooks/verify.yml -e mesh_verify_http=true -e "mesh_verify_greete
     || fail "verify.yml failed"
 grep -qE 'mesh-1 .* cacerts +ok$' "$LOGS/verify.log" || fail "mesh-1 (frontend): no POSTCARD ok in the summary"
 grep -qE 'mesh-2 .* cacerts +-$' "$LOGS/verify.log" || fail "mesh-2 (backend): POSTCARD is not '-' in the summary"
+# each link's reader token expiry (TokenRequest, 90 days by default): a date, not "never"
+for h in mesh-1 mesh-2; do
+  grep -qE "^ +$h +remote secret +istio-remote-secret-[a-z0-9-]+ \(cluster [a-z0-9-]+\) token expires 20[0-9]{2}-[0-9]{2}-[0-9]{2}T" "$LOGS/verify.log" \
+    || fail "$h: no reader token expiry for its link in verify.yml's MESH CA table"
+done
 
 step "4. verify.yml against the greeter's error page (must fail, naming the cause)"
 if run verify_err playbooks/verify.yml --limit mesh-1 -e mesh_verify_http=true \
@@ -230,6 +236,12 @@ for r in rows:
 open(sys.argv[2], "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PYEOF
+
+step "6. playbooks/awx/configure.yml --check --diff -vvv against the AWX stand-in (zero writes, no secret printed)"
+roots=("$MESH_SANDBOX_HOME"/mesh-ca/*/root-ca.pem)
+[ -f "${roots[0]}" ] || fail "no mesh root file under $MESH_SANDBOX_HOME/mesh-ca (the sandbox's default root store)"
+PY="$PY" REPO="$REPO" bash "$HERE/awx_check.sh" "$LOGS/awx_configure_check.log" "${roots[0]}" \
+    || fail "the AWX configure check failed (log: $LOGS/awx_configure_check.log)"
 
 step "6. secrets scan (everything printed at -vvv and written since clouds up)"
 "$PY" "$HERE/scan_secrets.py" --home "$MESH_SANDBOX_HOME" --logs "$LOGS" --tmp "$TMPDIR" --tmp "$ANSIBLE_HOME" \
