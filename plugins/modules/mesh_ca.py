@@ -231,7 +231,9 @@ options:
     choices: [present, absent]
     default: present
   remove_root_store:
-    description: With O(state=absent), also delete the root store (file or Secret). The root is then lost.
+    description:
+      - With O(state=absent), also delete the root store (file or Secret). The root is then lost.
+      - With O(clusters=[]), only the root store is removed (for a mesh whose clusters are already deleted).
     type: bool
     default: false
 requirements:
@@ -797,8 +799,9 @@ class MeshCA(object):
         if problems:
             self.fail("; ".join(problems))
         names = [c["name"] for c in p["clusters"]]
-        if not names:
-            self.fail("clusters is empty: give at least one cluster")
+        if not names and not (p["state"] == "absent" and p["remove_root_store"]):
+            self.fail("clusters is empty: give at least one cluster (only state=absent with remove_root_store=true "
+                      "takes none, to remove the root store alone, as teardown.yml does after the clusters are gone)")
         if any(not (n or "").strip() for n in names):
             self.fail("every cluster needs a non-empty name")
         dups = sorted(set(n for n in names if names.count(n) > 1))

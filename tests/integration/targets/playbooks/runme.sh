@@ -16,7 +16,8 @@
 #      secrets scan (scan_secrets.py) of everything steps 1-6 printed (ansible-playbook -vvv)
 #      and wrote: no key or token outside 0600 files; scan_output.py: no value verify.yml reads (cacerts
 #      keys, remote secrets and their tokens) nor the mesh root key in any log (teardown.yml's too, step 7)
-#   7. teardown.yml -vvv (orphan check; output scanned; the cluster roles' kubeconfig files gone) -> teardown.yml
+#   7. teardown.yml -vvv -e mesh_teardown_root_store=true (orphan check; output scanned; the cluster roles'
+#      kubeconfig files and the mesh root file gone) -> teardown.yml
 #      again (re-runnable, changed=0) -> site.yml --check --diff (passes, creates nothing, writes no kubeconfig);
 #      clouds down in a trap.
 #   tests/integration/targets/playbooks/runme.sh [-v ...]      (extra args go to ansible-playbook)
@@ -268,7 +269,9 @@ for k in "${kubeconfigs[@]}"; do
     [ -f "$k" ] || fail "before teardown: no kubeconfig $k (the cluster roles should have written it)"
 done
 t=$(date +%s)
-runv teardown playbooks/teardown.yml "$@" || fail "teardown.yml failed"
+roots=("$MESH_SANDBOX_HOME"/mesh-ca/*/root-ca.pem)
+[ -f "${roots[0]}" ] || fail "before teardown: no mesh root file under $MESH_SANDBOX_HOME/mesh-ca"
+runv teardown playbooks/teardown.yml -e mesh_teardown_root_store=true "$@" || fail "teardown.yml failed"
 echo "teardown.yml: $(( $(date +%s) - t ))s"
 for k in "${kubeconfigs[@]}"; do
     [ ! -e "$k" ] || fail "teardown.yml left the kubeconfig $k of a deleted cluster"
@@ -276,10 +279,13 @@ done
 "$PY" "$REPO/tests/integration/scan_output.py" "$LOGS/teardown.log" --values "$MESH_SANDBOX_HOME/scan-values" --min-values 8 \
     || fail "teardown.yml printed a secret (see above)"
 grep -q "ORPHAN CHECK PASSED" "$LOGS/teardown.log" || fail "the orphan check did not pass"
+for r in "${roots[@]}"; do
+    [ ! -e "$r" ] || fail "teardown.yml -e mesh_teardown_root_store=true left the mesh root file $r"
+done
 [ -z "$(emulator_clusters)" ] || fail "clusters left in the emulators: $(emulator_clusters)"
 
 step "7. teardown.yml again (re-runnable, nothing left to do)"
-run teardown2 playbooks/teardown.yml "$@" || fail "second teardown.yml failed"
+run teardown2 playbooks/teardown.yml -e mesh_teardown_root_store=true "$@" || fail "second teardown.yml failed"
 grep -q "ORPHAN CHECK PASSED" "$LOGS/teardown2.log" || fail "the orphan check did not pass on the re-run"
 recap_changed_zero "$LOGS/teardown2.log" || fail "the second teardown changed something"
 
