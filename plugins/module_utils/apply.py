@@ -258,13 +258,58 @@ class Applier(object):
         return self.delete(obj["apiVersion"], obj["kind"], meta.get("name"), meta.get("namespace"), wait, timeout)
 
     # ---- waiting ------------------------------------------------------------
-    def _wait(self, probe, timeout, what):
+    def _wait(self, probe, timeout, what, diagnose=None):
+        """Poll ``probe``; on timeout the error names ``what`` and, with ``diagnose``, what the cluster says why."""
         try:
             return wait_until(probe, timeout=timeout, interval=1.0, what=what)
         except WaitTimeout as exc:
-            raise ApplyError("%s in cluster %s" % (exc, self.kube.server))
+            why = ""
+            if diagnose is not None:
+                try:
+                    why = diagnose()
+                except Exception as diag_exc:  # pylint: disable=broad-except
+                    why = "(could not read why: %s)" % (getattr(diag_exc, "msg", None) or diag_exc)
+            raise ApplyError("%s in cluster %s%s" % (exc, self.kube.server, ": " + why if why else ""))
         except KubeError as exc:
             raise ApplyError(exc.msg)
+
+    def deployment_diagnosis(self, name, namespace):
+        """Why a Deployment is not ready, from its status, its pods, their nodes and Warning events (one line)."""
+        dep = self.get("apps/v1", "Deployment", name, namespace)
+        if dep is None:
+            return "the Deployment does not exist"
+        status = dep.get("status") or {}
+        parts = ["replicas %s, updated %s, ready %s, available %s (generation %s, observed %s)" % (
+            (dep.get("spec") or {}).get("replicas", 1), status.get("updatedReplicas", 0), status.get("readyReplicas", 0),
+            status.get("availableReplicas", 0), dep["metadata"].get("generation"), status.get("observedGeneration"))]
+        parts += ["%s=%s %s: %s" % (c.get("type"), c.get("status"), c.get("reason"), c.get("message"))
+                  for c in status.get("conditions") or [] if c.get("status") != "True"]
+        labels = ((dep.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        selector = ",".join("%s=%s" % item for item in sorted(labels.items()))
+        pods = self.list("v1", "Pod", namespace, selector) if selector else []
+        for pod in pods:
+            pstatus = pod.get("status") or {}
+            if condition_true(pod, "Ready"):
+                continue
+            why = ["%s=%s %s" % (c.get("type"), c.get("reason"), c.get("message") or "")
+                   for c in pstatus.get("conditions") or [] if c.get("status") != "True"]
+            why += ["container %s %s" % (cs.get("name"), ((cs.get("state") or {}).get("waiting") or {}).get("reason"))
+                    for cs in pstatus.get("containerStatuses") or [] if (cs.get("state") or {}).get("waiting")]
+            node = (pod.get("spec") or {}).get("nodeName") or "-"
+            parts.append("pod %s %s on node %s: %s" % (pod["metadata"]["name"], pstatus.get("phase"), node,
+                                                       "; ".join(w.strip() for w in why) or "no condition says why"))
+        if not pods:
+            parts.append("no pod matches %s" % (selector or "its selector"))
+        nodes = self.list("v1", "Node")
+        not_ready = [n["metadata"]["name"] for n in nodes if not condition_true(n, "Ready")]
+        if nodes:
+            parts.append("nodes: %d, not Ready: %s" % (len(nodes), ", ".join(not_ready) or "none"))
+        events = [e for e in self.list("v1", "Event", namespace) if e.get("type") == "Warning"
+                  and ((e.get("involvedObject") or {}).get("name") or "").startswith(name)]
+        for event in events[-3:]:
+            parts.append("event %s %s: %s" % ((event.get("involvedObject") or {}).get("name"), event.get("reason"),
+                                              (event.get("message") or "").strip()))
+        return "; ".join(parts)
 
     def wait_gone(self, api_version, kind, name, namespace=None, timeout=120):
         obj_ref = ref({"kind": kind, "metadata": {"name": name, "namespace": namespace}})
@@ -295,7 +340,8 @@ class Applier(object):
         """Wait until the Deployment's new ReplicaSet is fully rolled out and available."""
         def probe():
             return deployment_ready(self.get("apps/v1", "Deployment", name, namespace))
-        return self._wait(probe, timeout, "Deployment %s/%s to be ready" % (namespace, name))
+        return self._wait(probe, timeout, "Deployment %s/%s to be ready" % (namespace, name),
+                          diagnose=lambda: self.deployment_diagnosis(name, namespace))
 
     def wait_service_address(self, name, namespace, timeout=300):
         """Wait for a LoadBalancer Service's ingress addresses (IPs or hostnames); returns them."""

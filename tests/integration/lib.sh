@@ -6,7 +6,8 @@
 #   names its running cluster).
 # it_need_istioctl: fails (builds nothing) unless the sandbox's istioctl build exists.
 # it_clouds_up: starts the cloud emulators (`meshsandbox clouds up`), sources their env.sh and
-#   installs an EXIT trap (reached on TERM/INT too) that stops emulators and clusters (keeping the exit code).
+#   installs an EXIT trap (reached on TERM/INT too) that stops emulators and clusters (keeping the exit code;
+#   after a failure the clusters' component logs are first copied to $LOGS/clusters).
 # step / fail / run LOG ARGS... (ansible-playbook, output kept in $LOGS/LOG.log and echoed)
 # recap_changed_zero LOGFILE / emulator_clusters (names of the clusters both emulators hold)
 # shellcheck shell=bash
@@ -47,8 +48,20 @@ it_need_istioctl() {
              "scripts/bootstrap.sh (or 'bash sandbox/build/build.sh istio'); this test builds nothing" >&2; exit 1; }
 }
 
+it_keep_cluster_logs() {  # a failed run keeps its clusters' component logs (the clusters' folders go with them)
+    local dir
+    for dir in "$MESH_SANDBOX_HOME"/clusters/*/; do
+        [ -d "$dir" ] || continue
+        mkdir -p "$LOGS/clusters/$(basename "$dir")"
+        cp -p "$dir"*.log "$LOGS/clusters/$(basename "$dir")/" 2>/dev/null || true
+        [ -d "$dir/istiod" ] && cp -p "$dir"istiod/*.log "$LOGS/clusters/$(basename "$dir")/" 2>/dev/null
+    done
+    echo "component logs of the clusters kept in $LOGS/clusters" >&2
+}
+
 it_clouds_down() {
     local rc=$?
+    [ "$rc" -eq 0 ] || it_keep_cluster_logs
     "$PY" -m meshsandbox clouds down || true
     "$PY" -m meshsandbox down --all >/dev/null 2>&1 || true
     exit $rc
