@@ -14,10 +14,25 @@
 // environment given by -proxy-metadata (a mesh's defaultConfig.proxyMetadata, which the
 // injector puts into the istio-proxy container's env), and sends every ISTIO_META_<KEY> of it
 // as node metadata <KEY>, as pilot-agent does.
+//
+// With -csr it asks istiod's CA for a workload certificate as a sidecar's pilot-agent does
+// (security/pkg/nodeagent/caclient/providers/citadel): TLS to istiod's secure gRPC address (15012
+// in a cluster), istiod's serving certificate verified against -root-cert for the server name
+// -server-name, a new key and a CSR for spiffe://<trust domain>/ns/<namespace>/sa/<sa> (istio's
+// pkiutil.GenCSR, RSA 2048 like pilot-agent's default), and IstioCertificateService/CreateCertificate
+// with "authorization: Bearer <token>" (a ServiceAccount token, audience istio-ca) and the ClusterID
+// header. It writes the returned chain (PEM, leaf first) to -out and prints a one-line JSON summary;
+// the key stays in memory and is never written or printed.
 package main
 
 import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
@@ -28,12 +43,17 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	pstruct "google.golang.org/protobuf/types/known/structpb"
 
-	"istio.io/istio/pkg/adsc"
+	pb "istio.io/api/security/v1alpha1"
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
+	"istio.io/istio/pkg/adsc"
 	dnsProto "istio.io/istio/pkg/dns/proto"
+	pkiutil "istio.io/istio/security/pkg/pki/util"
 )
 
 type lbEndpoint struct {
@@ -42,7 +62,9 @@ type lbEndpoint struct {
 	Weight  uint32 `json:"weight"`
 }
 
-func str(s string) *pstruct.Value { return &pstruct.Value{Kind: &pstruct.Value_StringValue{StringValue: s}} }
+func str(s string) *pstruct.Value {
+	return &pstruct.Value{Kind: &pstruct.Value_StringValue{StringValue: s}}
+}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:15010", "istiod plaintext xDS address")
@@ -58,7 +80,21 @@ func main() {
 		"JSON object: the proxy's environment from meshConfig.defaultConfig.proxyMetadata")
 	nameTable := flag.Bool("name-table", false,
 		"print the DNS name table (NDS) the sidecar's agent would get (none when DNS capture is off)")
+	csr := flag.Bool("csr", false,
+		"ask istiod's CA (-addr: its secure gRPC address) for a workload certificate, as a sidecar does")
+	rootCert := flag.String("root-cert", "", "with -csr: PEM root(s) to verify istiod's serving certificate")
+	serverName := flag.String("server-name", "istiod.istio-system.svc", "with -csr: server name of istiod's certificate")
+	tokenFile := flag.String("token", "", "with -csr: file holding the ServiceAccount token (audience istio-ca)")
+	sa := flag.String("service-account", "default", "with -csr: ServiceAccount of the workload")
+	trustDomain := flag.String("trust-domain", "cluster.local", "with -csr: trust domain of the SPIFFE id")
+	ttl := flag.Duration("ttl", 24*time.Hour, "with -csr: requested validity (pilot-agent's default 24h)")
+	out := flag.String("out", "", "with -csr: file to write the certificate chain to (PEM, leaf first)")
 	flag.Parse()
+
+	if *csr {
+		os.Exit(requestCert(*addr, *rootCert, *serverName, *tokenFile, *trustDomain, *ns, *sa, *clusterID,
+			*ttl, *out, *timeout))
+	}
 
 	env := map[string]string{}
 	if err := json.Unmarshal([]byte(*proxyMetadata), &env); err != nil {
@@ -168,4 +204,96 @@ func printNameTable(client *adsc.ADSC, deadline time.Time) {
 			os.Exit(1)
 		}
 	}
+}
+
+// requestCert sends a CSR to istiod's CA as pilot-agent does and writes the chain it gets.
+func requestCert(addr, rootFile, serverName, tokenFile, trustDomain, ns, sa, clusterID string,
+	ttl time.Duration, outFile string, timeout time.Duration,
+) int {
+	fail := func(code int, what string, err error) int {
+		fmt.Fprintf(os.Stderr, "xds-probe -csr: %s: %v\n", what, err)
+		return code
+	}
+	if rootFile == "" || tokenFile == "" || outFile == "" {
+		return fail(2, "usage", fmt.Errorf("-csr needs -root-cert, -token and -out"))
+	}
+	rootPEM, err := os.ReadFile(rootFile)
+	if err != nil {
+		return fail(2, "root certificate", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(rootPEM) {
+		return fail(2, "root certificate", fmt.Errorf("no PEM certificate in %s", rootFile))
+	}
+	token, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return fail(2, "token", err)
+	}
+	spiffeID := fmt.Sprintf("spiffe://%s/ns/%s/sa/%s", trustDomain, ns, sa)
+	csrPEM, _, err := pkiutil.GenCSR(pkiutil.CertOptions{Host: spiffeID, RSAKeySize: 2048})
+	if err != nil {
+		return fail(2, "CSR", err)
+	}
+	creds := credentials.NewTLS(&tls.Config{RootCAs: roots, ServerName: serverName, MinVersion: tls.VersionTLS12})
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return fail(2, "dial "+addr, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	// As the citadel client: ClusterID header, bearer token (caclient.TokenProvider), CertSigner metadata.
+	ctx = metadata.NewOutgoingContext(ctx, metadata.Pairs("ClusterID", clusterID,
+		"authorization", "Bearer "+strings.TrimSpace(string(token))))
+	resp, err := pb.NewIstioCertificateServiceClient(conn).CreateCertificate(ctx, &pb.IstioCertificateRequest{
+		Csr:              string(csrPEM),
+		ValidityDuration: int64(ttl.Seconds()),
+		Metadata: &pstruct.Struct{Fields: map[string]*pstruct.Value{
+			"CertSigner": str(""),
+		}},
+	})
+	if err != nil {
+		return fail(1, "CreateCertificate", err)
+	}
+	if len(resp.CertChain) <= 1 {
+		return fail(1, "CreateCertificate", fmt.Errorf("chain of %d certificate(s)", len(resp.CertChain)))
+	}
+	chain := []byte{}
+	subjects := []string{}
+	var leaf *x509.Certificate
+	for i, item := range resp.CertChain {
+		rest := []byte(item)
+		for {
+			var block *pem.Block
+			block, rest = pem.Decode(rest)
+			if block == nil {
+				break
+			}
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return fail(1, fmt.Sprintf("chain entry %d", i), err)
+			}
+			if leaf == nil {
+				leaf = cert
+			}
+			subjects = append(subjects, cert.Subject.String())
+			chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})...)
+		}
+	}
+	if leaf == nil {
+		return fail(1, "CreateCertificate", fmt.Errorf("no certificate in the response"))
+	}
+	if err := os.WriteFile(outFile, chain, 0o644); err != nil {
+		return fail(2, "write "+outFile, err)
+	}
+	uris := []string{}
+	for _, u := range leaf.URIs {
+		uris = append(uris, u.String())
+	}
+	sum := sha256.Sum256(leaf.Raw)
+	b, _ := json.Marshal(map[string]any{"requested": spiffeID, "cluster": clusterID, "leaf_uris": uris,
+		"leaf_sha256": hex.EncodeToString(sum[:]), "leaf_not_after": leaf.NotAfter.UTC().Format(time.RFC3339),
+		"chain_subjects": subjects, "out": outFile})
+	fmt.Println(string(b))
+	return 0
 }
