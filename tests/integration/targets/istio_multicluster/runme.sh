@@ -33,10 +33,8 @@ extra=()
 for i in 1 2 3; do
   extra+=(-e "it_kubeconfig_$i=$("$py" -m meshsandbox kubeconfig "it-istio-$i")")
 done
-# cacerts for clusters 1 and 2 (cluster 3's is made by the playbook after the missing-cacerts check)
-for i in 1 2; do
-  "$py" "$here/files/cacerts.py" "$work/pki" "$("$py" -m meshsandbox kubeconfig "it-istio-$i")" "it-istio-$i"
-done
+# cacerts: made by the playbook with multicloud.mesh.mesh_ca (root in a file store under $work/pki),
+# for clusters 1 and 2 first, cluster 3's after the missing-cacerts check.
 extra+=(-e "it_python=$py" -e "it_work=$work" -e "it_files=$here/files" -e "it_istio_version=$ISTIO_VERSION")
 for playbook in playbook.yml primary_remote.yml; do
   "$(dirname "$py")/ansible-playbook" -i localhost, -c local "$here/$playbook" "${extra[@]}" "$@"
