@@ -190,10 +190,24 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def find_istioctl(version, istioctl_path=None, environ=None, table=None):
-    """Path of an istioctl whose sha256 is known for ``version``; IstioError otherwise."""
-    sums = known_checksums(version, table=table)
-    paths = [os.path.expanduser(istioctl_path)] if istioctl_path else candidate_paths(version, environ)
+def find_istioctl(version, istioctl_path=None, environ=None, table=None,  # pylint: disable=too-many-arguments
+                  release_url=None, release_sha256=None, home=None):
+    """Path of a verified istioctl of ``version``; IstioError otherwise.
+
+    Verified means: its sha256 is in ``ISTIOCTL_SHA256``, or (with ``release_url``) it was extracted
+    from a release archive whose sha256 matched the published ``.sha256`` or ``release_sha256``
+    (``istioctl_release``). With ``release_url`` and nothing verified found, the archive is
+    downloaded into ``~/.cache/multicloud.mesh/bin/istio-<version>/``.
+    """
+    from ansible_collections.multicloud.mesh.plugins.module_utils import istioctl_release
+    if release_url:
+        try:
+            sums = known_checksums(version, table=table)
+        except IstioError:
+            sums = []
+    else:
+        sums = known_checksums(version, table=table)
+    paths = [os.path.expanduser(istioctl_path)] if istioctl_path else candidate_paths(version, environ, home)
     problems = []
     for path in paths:
         if not os.path.isfile(path):
@@ -202,9 +216,18 @@ def find_istioctl(version, istioctl_path=None, environ=None, table=None):
         digest = sha256_file(path)
         if digest in sums:
             return path
+        if release_url and istioctl_release.verified_binary(os.path.dirname(path), release_sha256) == path:
+            return path
         problems.append("%s: sha256 %s is not the known checksum of istioctl %s" % (path, digest, version))
+    if release_url and not istioctl_path:
+        folder = os.path.join(home or os.path.expanduser("~"), ".cache", "multicloud.mesh", "bin", "istio-%s" % version)
+        try:
+            return istioctl_release.fetch(version, platform(), release_url, folder, release_sha256)
+        except istioctl_release.ReleaseError as exc:
+            raise IstioError("istioctl %s from %s: %s" % (version, release_url, exc.msg))
     raise IstioError("no checksum-verified istioctl %s found (%s). Build it with 'sandbox/build/build.sh istio' "
-                     "and set istioctl_path or MULTICLOUD_MESH_ISTIO_BIN" % (version, "; ".join(problems)))
+                     "and set istioctl_path or MULTICLOUD_MESH_ISTIO_BIN, or set istioctl_release_url to download "
+                     "Istio's release archive (checked against its published sha256)" % (version, "; ".join(problems)))
 
 
 # ---- IstioOperator inputs ------------------------------------------------------
@@ -571,7 +594,14 @@ class MeshInstaller(object):
         for namespace in p.get("injection_namespaces") or []:
             if not NAME_RE.match(namespace):
                 raise IstioError("injection_namespaces: %r is not a namespace name" % namespace)
-        self.istioctl = find_istioctl(p["istio_version"], p.get("istioctl_path"))
+        pin = p.get("istioctl_sha256")
+        if pin and not re.match(r"^[0-9a-fA-F]{64}\Z", pin):
+            raise IstioError("istioctl_sha256 %r is not a sha256 (64 hexadecimal digits): give the checksum of the "
+                             "release archive istioctl-<version>-<platform>.tar.gz" % pin)
+        if pin and not p.get("istioctl_release_url"):
+            raise IstioError("istioctl_sha256 pins the release archive's checksum: set istioctl_release_url too")
+        self.istioctl = find_istioctl(p["istio_version"], p.get("istioctl_path"),
+                                      release_url=p.get("istioctl_release_url"), release_sha256=pin)
         self.istioctl_info = {"path": self.istioctl, "sha256": sha256_file(self.istioctl)}
         for spec in clusters:
             conn = dict((k, spec.get(k)) for k in ("kubeconfig", "context", "host", "api_key", "ca_cert",

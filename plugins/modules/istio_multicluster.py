@@ -112,6 +112,22 @@ options:
         C(~/.cache/multicloud.mesh/bin/istio-<version>/istioctl),
         C(/usr/local/lib/multicloud.mesh/istio-<version>/istioctl), then C(istioctl) on E(PATH).
     type: path
+  istioctl_release_url:
+    description:
+      - Where Istio's release archives are, for example V(https://github.com/istio/istio/releases/download). When set
+        and no verified istioctl of O(istio_version) is found, C(<url>/<version>/istioctl-<version>-<platform>.tar.gz)
+        is downloaded (platforms C(linux-amd64), C(linux-arm64), C(osx), C(osx-arm64)), its sha256 checked against
+        the C(.sha256) file published next to it (or O(istioctl_sha256)), and only then its C(istioctl) extracted into
+        C(~/.cache/multicloud.mesh/bin/istio-<version>/) with a record of both checksums. A mismatch fails before
+        any cluster is read, naming the expected and the actual checksum.
+      - Unset (the default), nothing is downloaded and only istioctl binaries with a checksum known to the
+        collection are run.
+    type: str
+  istioctl_sha256:
+    description:
+      - The sha256 of the release archive, pinned by the user; then the published C(.sha256) file is not read.
+        Needs O(istioctl_release_url).
+    type: str
   profile:
     description: Istio installation profile of the control plane (primaries).
     type: str
@@ -358,6 +374,8 @@ ARG_SPEC = dict(
     networks=dict(type="list", elements="str"),
     istio_version=dict(type="str", default=DEFAULT_ISTIO_VERSION),
     istioctl_path=dict(type="path"),
+    istioctl_release_url=dict(type="str"),
+    istioctl_sha256=dict(type="str", no_log=False),  # a public checksum
     profile=dict(type="str", default="default"),
     values=dict(type="dict", default={}),
     topology=dict(type="str", choices=["multi_primary", "primary_remote"], default="multi_primary"),
