@@ -26,7 +26,6 @@ __metaclass__ = type
 
 import base64
 import copy
-import hashlib
 import json
 import os
 import re
@@ -40,7 +39,8 @@ try:
 except ImportError:  # pragma: no cover
     yaml = None
 
-from ansible_collections.multicloud.mesh.plugins.module_utils import reader_token, validate
+from ansible_collections.multicloud.mesh.plugins.module_utils import istioctl_release, reader_token, validate
+from ansible_collections.multicloud.mesh.plugins.module_utils.istioctl_release import sha256_file
 
 ISTIO_NAMESPACE = "istio-system"
 MANAGED_BY = "multicloud.mesh"
@@ -182,14 +182,6 @@ def candidate_paths(version, environ=None, home=None):
     return out
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def find_istioctl(version, istioctl_path=None, environ=None, table=None,  # pylint: disable=too-many-arguments
                   release_url=None, release_sha256=None, home=None):
     """Path of a verified istioctl of ``version``; IstioError otherwise.
@@ -199,7 +191,6 @@ def find_istioctl(version, istioctl_path=None, environ=None, table=None,  # pyli
     (``istioctl_release``). With ``release_url`` and nothing verified found, the archive is
     downloaded into ``~/.cache/multicloud.mesh/bin/istio-<version>/``.
     """
-    from ansible_collections.multicloud.mesh.plugins.module_utils import istioctl_release
     if release_url:
         try:
             sums = known_checksums(version, table=table)

@@ -47,7 +47,8 @@ def archive_name(version, plat):
     return "istioctl-%s-%s.tar.gz" % (version, PLATFORMS[plat])
 
 
-def _sha256(path):
+def sha256_file(path):
+    """The sha256 (hex) of a file."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -82,7 +83,7 @@ def verified_binary(folder, pinned_sha256=None):
     if pinned_sha256 and data.get("archive_sha256") != pinned_sha256.lower():
         return None
     want = data.get("binary_sha256")
-    return path if want and _sha256(path) == want else None
+    return path if want and sha256_file(path) == want else None
 
 
 def fetch(version, plat, base_url, folder, pinned_sha256=None):
@@ -100,7 +101,7 @@ def fetch(version, plat, base_url, folder, pinned_sha256=None):
     work = tempfile.mkdtemp(prefix="multicloud-mesh-istioctl-")
     try:
         archive = _get(url, os.path.join(work, name))
-        actual = _sha256(archive)
+        actual = sha256_file(archive)
         if actual != expected:
             raise ReleaseError("%s: sha256 is %s, expected %s (from %s); the archive was not extracted and nothing was "
                                "applied" % (url, actual, expected, source))
