@@ -17,7 +17,8 @@
 #
 # By default a representative subset runs (kill mid-creation + re-run, kill mid-deletion + re-run,
 # a boundary kill + teardown; 263-435 s measured); MESH_RESILIENCE_FULL=1 runs the whole table (41 min measured, docs/resilience.md);
-# MESH_RESILIENCE_CASES="id id ..." runs the named cases;
+# MESH_RESILIENCE_CASES="id id ..." runs the named cases; MESH_RESILIENCE_SHARD=K/N every N-th selected case from the
+# K-th (the full tier runs the table in three shards: this target and interrupted_shard2/3, 1/3 here by default);
 # MESH_RESILIENCE_KEEP_GOING=1 goes on after a failed case (the clouds are reset) and fails at the
 # end. The results (kill point, signal, outcomes, times) are printed as a table and kept in
 # $MESH_SANDBOX_HOME/it-logs/results.md (docs/resilience.md has the last full run).
@@ -78,6 +79,21 @@ while IFS='|' read -r id _pb _at _delay _sig _then default; do
         skipped+=("$id")
     fi
 done <<<"$CASES"
+# The full tier splits the whole table over this target and interrupted_shard2/3 (three lanes, each with its own
+# sandbox home): MESH_RESILIENCE_SHARD=K/N keeps every N-th selected case, starting with the K-th.
+shard=${MESH_RESILIENCE_SHARD:-}
+if [ -z "$shard" ] && [ "${MESH_TEST_TIER:-}" = full ] && [ -z "$only" ]; then shard=1/3; fi
+if [ -n "$shard" ]; then
+    if ! [[ "$shard" =~ ^([1-9][0-9]*)/([1-9][0-9]*)$ ]] || [ "${BASH_REMATCH[1]}" -gt "${BASH_REMATCH[2]}" ]; then
+        fail "MESH_RESILIENCE_SHARD=$shard: use K/N with 1 <= K <= N"
+    fi
+    k=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]} kept=()
+    for i in "${!selected[@]}"; do
+        if [ $(( i % n )) -eq $(( k - 1 )) ]; then kept+=("${selected[$i]}"); else skipped+=("${selected[$i]}"); fi
+    done
+    selected=("${kept[@]}")
+    echo "shard $shard of the selected cases: ${selected[*]} (the other shards run the rest)"
+fi
 [ ${#selected[@]} -gt 0 ] || fail "no case selected (MESH_RESILIENCE_CASES='$only'; ids: $(cut -d'|' -f1 <<<"$CASES" | tr -s ' \n' ' '))"
 if [ ${#skipped[@]} -gt 0 ]; then
     echo "SKIPPED ${#skipped[@]} of $(( ${#selected[@]} + ${#skipped[@]} )) cases (${skipped[*]}): each takes ~1.5-3 min on an idle machine;" \
