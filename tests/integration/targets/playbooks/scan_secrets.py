@@ -4,7 +4,7 @@
 Needles (exact values, collected from the run's sandbox): the AWS secret access key and session
 token of env.sh, the GKE service account key (private key lines, key id) of its key file, the
 mesh CA's root and intermediate keys (the root store file under <home>/mesh-ca/, Secrets istio-system/cacerts),
-every ServiceAccount token Secret, the bearer tokens and client keys of every kubeconfig; each
+every ServiceAccount token Secret and remote secret's reader token, the bearer tokens and client keys of every kubeconfig; each
 also base64-encoded. Patterns: PEM private key headers, EKS tokens (k8s-aws-v1.), Google access
 tokens (ya29.), JWTs (ServiceAccount tokens).
 
@@ -122,6 +122,14 @@ def collect(home):
             if secret.type == "kubernetes.io/service-account-token" and data.get("token"):
                 needles.add(_b64d(data["token"]), "ServiceAccount token %s" % where)
                 sa_tokens += 1
+            if (secret.metadata.labels or {}).get("istio/multiCluster") == "true":
+                # a remote secret: a kubeconfig with the reader token (TokenRequest; no token Secret holds it)
+                for name, value in data.items():
+                    for user in (yaml.safe_load(_b64d(value)) or {}).get("users") or []:
+                        token = (user.get("user") or {}).get("token")
+                        if token:
+                            needles.add(token, "ServiceAccount token %s[%s]" % (where, name))
+                            sa_tokens += 1
             for name, value in data.items():
                 text = _b64d(value)
                 if "PRIVATE KEY-----" in text:
