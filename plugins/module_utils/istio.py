@@ -372,23 +372,48 @@ def prepare(objects, namespace=ISTIO_NAMESPACE, extra_labels=None):
     return out
 
 
-def keep_runtime_fields(obj, live):
+def keep_runtime_fields(obj, live, field_manager=None):
     """Leave istiod's runtime changes of its webhook configurations alone.
 
     istiod patches ``caBundle`` into every webhook (we never send one: ``prepare`` drops the
-    chart's empty value, so istiod stays its only owner) and may switch the validator's
-    ``failurePolicy`` from Ignore to Fail once it answers; the live value is kept then.
-    Without this every run would reset what istiod set, and report a change.
+    chart's empty value, so istiod stays its only owner) and switches the validator's
+    ``failurePolicy`` from Ignore to Fail once it answers. While we still own that field (istiod
+    has not switched it yet) the live value is sent, so ownership and value stay; once istiod
+    owns it, the field is left out, so a re-run neither resets it nor takes it back (server-side
+    apply would record us as a second owner: a change on every first run after the switch).
     """
     if obj.get("kind") not in WEBHOOK_KINDS:
         return obj
     live_hooks = dict((h.get("name"), h) for h in (live or {}).get("webhooks") or [])
+    from ansible_collections.multicloud.mesh.plugins.module_utils.apply import FIELD_MANAGER
+    owned = _owned_webhook_fields(live, field_manager or FIELD_MANAGER)
     for hook in obj.get("webhooks") or []:
         (hook.get("clientConfig") or {}).pop("caBundle", None)
         current = live_hooks.get(hook.get("name"))
         if current and current.get("failurePolicy") and obj["kind"] == "ValidatingWebhookConfiguration":
-            hook["failurePolicy"] = current["failurePolicy"]
+            if "failurePolicy" in owned.get(hook.get("name"), ()):
+                hook["failurePolicy"] = current["failurePolicy"]
+            else:
+                hook.pop("failurePolicy", None)
     return obj
+
+
+def _owned_webhook_fields(live, field_manager):
+    """{webhook name: field names} that ``field_manager`` owns (by apply) in a webhook configuration."""
+    out = {}
+    for entry in ((live or {}).get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") != field_manager or entry.get("operation") != "Apply":
+            continue
+        hooks = (entry.get("fieldsV1") or {}).get("f:webhooks") or {}
+        for key, fields in hooks.items():
+            if not key.startswith("k:"):
+                continue
+            try:
+                name = json.loads(key[2:]).get("name")
+            except ValueError:
+                continue
+            out[name] = set(f[2:] for f in (fields or {}) if f.startswith("f:"))
+    return out
 
 
 def _copy(obj):
@@ -407,6 +432,23 @@ APPLY_RANK = {
     "MutatingWebhookConfiguration": 10, "ValidatingWebhookConfiguration": 10,
 }
 ISTIO_CONFIG_RANK = 11  # Gateway, VirtualService, EnvoyFilter...: after istiod and its webhooks
+
+
+def needs_istiod(obj):
+    """True for objects a serving istiod must see first: workloads whose pods only run when injected
+    (gateways: ``sidecar.istio.io/inject: "true"``, container image ``auto``) and Istio configuration,
+    which istiod's validating webhook checks."""
+    if _rank(obj) == ISTIO_CONFIG_RANK:
+        return True
+    if obj.get("kind") not in ("Deployment", "DaemonSet", "StatefulSet"):
+        return False
+    template = (obj.get("spec") or {}).get("template") or {}
+    meta = template.get("metadata") or {}
+    if str((meta.get("annotations") or {}).get("sidecar.istio.io/inject", "")).lower() == "true":
+        return True
+    if str((meta.get("labels") or {}).get("sidecar.istio.io/inject", "")).lower() == "true":
+        return True
+    return any(c.get("image") == "auto" for c in (template.get("spec") or {}).get("containers") or [])
 
 
 def _rank(obj):
@@ -676,12 +718,21 @@ class MeshInstaller(object):
 
     # ---- present ----
     def install(self):
+        """Install every cluster, in the order istioctl and Istio's multicluster guides use.
+
+        Per cluster: CRDs, then the control plane and its webhooks; then, once istiod serves and has
+        patched its injection webhook's caBundle, what depends on it: the gateways (their pods are
+        only runnable when injected) and Istio configuration (validated by istiod). Remote clusters
+        (primary_remote) get their gateways after the link: the primary's istiod patches a remote
+        cluster's injection webhook only once it reads that cluster through its remote secret.
+        """
         p = self.params
         primaries = [r for r in self.runs if r.spec.get("primary")]
         remotes = [r for r in self.runs if not r.spec.get("primary")]
         pilot_address = None
         for run in primaries:
             self._install_cluster(run)
+            self._install_injected(run)
         if remotes:
             addresses = primaries[0].gateway_addresses if primaries else []
             pilot_address = addresses[0] if addresses else None
@@ -697,8 +748,11 @@ class MeshInstaller(object):
                 self._prune_remote_secrets(run, keep=[])
                 run.applier.delete("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE, wait=False)
                 run.applier.delete("v1", "Secret", TOKEN_ANCHOR, ISTIO_NAMESPACE, wait=False)
+        for run in remotes:
+            self._install_injected(run)
 
     def _install_cluster(self, run, remote_pilot_address=None):
+        """Namespace, CRDs, then everything that does not need a serving istiod."""
         p = self.params
         applier = run.applier
         timeout = p["wait_timeout"]
@@ -718,20 +772,56 @@ class MeshInstaller(object):
             for obj in crds:
                 applier.wait_crd_established(obj["metadata"]["name"], timeout)
         for obj in run.objects:
-            if obj["kind"] != "CustomResourceDefinition":
+            if obj["kind"] != "CustomResourceDefinition" and not needs_istiod(obj):
                 applier.apply(obj, adjust=keep_runtime_fields)
         for namespace in p.get("injection_namespaces") or []:
             applier.apply(namespace_object(namespace, INJECTION_LABELS))
         run.installed = True
+
+    def _install_injected(self, run):
+        """After istiod serves this cluster's webhooks: the gateways and Istio configuration."""
+        p = self.params
+        applier = run.applier
+        timeout = p["wait_timeout"]
         names = set((o["kind"], o["metadata"]["name"]) for o in run.objects)
         if p["wait"] and not self.check_mode:
             if ("Deployment", "istiod") in names:
                 applier.wait_deployment_ready("istiod", ISTIO_NAMESPACE, timeout)
+            self._wait_injector(run, timeout)
+        for obj in run.objects:
+            if needs_istiod(obj):
+                applier.apply(obj, adjust=keep_runtime_fields)
+        if p["wait"] and not self.check_mode:
             applier.wait_deployment_ready(EASTWEST_NAME, ISTIO_NAMESPACE, timeout)
             run.gateway_addresses = applier.wait_service_address(EASTWEST_NAME, ISTIO_NAMESPACE, timeout)
         else:
             from ansible_collections.multicloud.mesh.plugins.module_utils.apply import service_addresses
             run.gateway_addresses = service_addresses(applier.get("v1", "Service", EASTWEST_NAME, ISTIO_NAMESPACE))
+
+    def _wait_injector(self, run, timeout):
+        """Wait until istiod has patched the caBundle of this cluster's injection webhooks.
+
+        The charts render them without one; istiod adds its CA when it serves (for a remote cluster:
+        the primary's istiod, through the remote secret). Until then every injected pod is refused.
+        """
+        from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
+        hooks = [o["metadata"]["name"] for o in run.objects if o["kind"] == "MutatingWebhookConfiguration"]
+
+        def probe():
+            pending = []
+            for name in hooks:
+                live = run.applier.get("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", name)
+                if not live or not all(h.get("clientConfig", {}).get("caBundle") for h in live.get("webhooks") or []):
+                    pending.append(name)
+            return not pending, pending
+        try:
+            wait_until(lambda: probe()[0], timeout=timeout, interval=1.0,
+                       what="istiod to patch the caBundle of MutatingWebhookConfiguration %s" % ", ".join(hooks))
+        except WaitTimeout as exc:
+            who = ("its istiod" if run.spec.get("primary") else
+                   "the primary's istiod, which reads this cluster through its remote secret (link: remote_secrets)")
+            raise IstioError("cluster %s: %s; %s patches it once it serves: is it running and ready? Gateway pods "
+                             "need the injection webhook, so nothing after this was applied" % (run.name, exc, who))
 
     def _link(self):
         p = self.params

@@ -93,6 +93,12 @@ def cmd_lb_controller(args):
     return 0
 
 
+def cmd_egress(args):
+    from . import egress
+    egress.run(args.state)
+    return 0
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in EXTERNAL:
@@ -125,6 +131,9 @@ def main(argv=None):
     p = sub.add_parser("lb-controller")
     p.add_argument("--state", required=True, help="the cluster's state.json")
     p.set_defaults(fn=cmd_lb_controller)
+    p = sub.add_parser("egress", help="the cluster network of one cluster: webhook calls, its local istiod")
+    p.add_argument("--state", required=True, help="the cluster's state.json")
+    p.set_defaults(fn=cmd_egress)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

@@ -1,7 +1,8 @@
 """Real local Kubernetes control planes, one per sandbox cluster.
 
 Each cluster is: etcd, kube-apiserver (TLS from a per-cluster CA), kube-controller-manager,
-kube-scheduler, kwok (fake nodes and pod lifecycles) and the sandbox LoadBalancer controller,
+kube-scheduler, kwok (fake nodes and pod lifecycles), the sandbox LoadBalancer controller and
+the cluster network (meshsandbox.egress: the API server's webhook calls, the local istiod),
 all as processes on free loopback ports. State (ports, pids, data) lives under
 ``<home>/clusters/<name>/``; ``down`` stops exactly the processes recorded there.
 """
@@ -22,7 +23,7 @@ import urllib.request
 from . import paths, pki
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "lb-controller")
+COMPONENTS = ("etcd", "egress", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "lb-controller")
 FLAVORS = ("eks", "gke", "plain")
 
 
@@ -267,6 +268,13 @@ class ClusterManager:
                    "--service-account-signing-key-file", p["sa.key"],
                    "--allow-privileged=true", "--enable-priority-and-fairness=false",
                    "--profiling=false", "--v=0"]
+            # Webhook calls (istiod's injector and validator) go through the sandbox's cluster network
+            # (meshsandbox.egress), never to the Service range off this machine.
+            from . import egress
+            selector = os.path.join(d, "egress-selector.json")
+            with open(selector, "w") as handle:
+                json.dump(egress.selector_config(d), handle)
+            cmd += ["--egress-selector-config-file", selector]
             if state.get("webhook_url"):
                 webhook = os.path.join(d, "token-webhook.kubeconfig")
                 with open(webhook, "w") as handle:
@@ -301,10 +309,10 @@ class ClusterManager:
                     "--manage-nodes-with-label-selector=", "--manage-single-node=",
                     "--cidr", state["pod_cidr"], "--node-ip", "10.0.0.%d" % (state["index"] % 250 + 1),
                     "--node-lease-duration-seconds", "40", "--config", binaries["kwok-stages"],
-                    "--config", os.path.join(os.path.dirname(os.path.abspath(__file__)), "kwok-stages.yaml")]
-        if component == "lb-controller":
-            return [sys.executable, "-m", "meshsandbox", "lb-controller",
-                    "--state", self._state_file(state["name"])]
+                    "--config", os.path.join(os.path.dirname(os.path.abspath(__file__)), "kwok-stages.yaml"),
+                    "--config", os.path.join(os.path.dirname(os.path.abspath(__file__)), "kwok-stage-image-placeholder.yaml")]
+        if component in ("lb-controller", "egress"):
+            return [sys.executable, "-m", "meshsandbox", component, "--state", self._state_file(state["name"])]
         raise SandboxError("unknown component %s" % component)
 
     def _start(self, state, component, binaries):
@@ -324,6 +332,7 @@ class ClusterManager:
         probe = {
             "etcd": lambda: _http_ok("http://127.0.0.1:%d/health" % state["ports"]["etcd"]),
             "kube-apiserver": lambda: _https_ok("https://127.0.0.1:%d/readyz" % state["ports"]["apiserver"], state),
+            "egress": lambda: os.path.exists(_egress_socket(state)),
         }.get(component)
         while True:
             if proc.poll() is not None:
@@ -412,6 +421,10 @@ class ClusterManager:
             if os.path.isdir(self._dir(name)) and not keep_data:
                 shutil.rmtree(self._dir(name), ignore_errors=True)
             return False
+        # The cluster network runs the local istiod: stop it first, or it starts istiod again.
+        pid = state.get("pids", {}).get("egress")
+        if pid and pid_alive(pid, state["dir"]):
+            terminate(pid, state["dir"])
         self._stop_local_istiod(state)
         for component in reversed(COMPONENTS):
             pid = state.get("pids", {}).get(component)
@@ -492,6 +505,11 @@ def terminate(pid, marker, timeout=10, group=True):
 def _b64file(path):
     with open(path, "rb") as handle:
         return base64.b64encode(handle.read()).decode("ascii")
+
+
+def _egress_socket(state):
+    from . import egress
+    return egress.socket_path(state["dir"])
 
 
 def _tail(path, lines=25):

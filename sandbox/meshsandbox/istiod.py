@@ -7,7 +7,7 @@ through istiod's debug endpoints:
 
     from meshsandbox.istiod import LocalIstiod
     istiod = LocalIstiod(ClusterManager().get("mesh-1"))
-    istiod.start()                 # scales the fake in-cluster istiod to 0 first
+    istiod.start()                 # no-op when it runs already
     istiod.debug("clusterz")       # parsed JSON of http://127.0.0.1:PORT/debug/clusterz
     istiod.stop()
 
@@ -127,11 +127,18 @@ class LocalIstiod:
         return True
 
     def start(self, timeout=90):
-        if self.running():
-            return self._state()
+        """Start istiod unless it runs. The cluster network (meshsandbox.egress) starts it too, while
+        Deployment istio-system/istiod exists, as a kubelet runs its pod: a lock keeps it to one."""
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        import fcntl
+        with open(os.path.join(self.dir, "start.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.running():
+                return self._wait_ready(self._state(), None, time.time() + timeout)
+            return self._start(timeout)
+
+    def _start(self, timeout):
         binary = os.path.join(istio_bin(), "pilot-discovery")
-        self.scale_in_cluster_istiod(0)
         self._write_cacerts()
         ports = dict((k, free_port()) for k in ("http", "grpc", "secure_grpc", "https", "monitoring"))
         cmd = [binary, "discovery", "--kubeconfig", self.info["admin_kubeconfig"],
@@ -154,18 +161,21 @@ class LocalIstiod:
         state = {"pid": proc.pid, "ports": ports, "log": log}
         with open(self.state_file, "w") as handle:
             json.dump(state, handle)
-        deadline = time.time() + timeout
+        return self._wait_ready(state, proc, time.time() + timeout)
+
+    def _wait_ready(self, state, proc, deadline):
         while time.time() < deadline:
-            if proc.poll() is not None:
-                raise SandboxError("istiod of %s exited (rc=%s); log tail:\n%s" % (self.name, proc.returncode, _tail(log, 40)))
+            if proc is not None and proc.poll() is not None:
+                raise SandboxError("istiod of %s exited (rc=%s); log tail:\n%s"
+                                   % (self.name, proc.returncode, _tail(state["log"], 40)))
             try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/ready" % ports["http"], timeout=2) as resp:
+                with urllib.request.urlopen("http://127.0.0.1:%d/ready" % state["ports"]["http"], timeout=2) as resp:
                     if resp.status == 200:
                         return state
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.5)
-        raise SandboxError("istiod of %s not ready after %ss; log tail:\n%s" % (self.name, timeout, _tail(log, 40)))
+        raise SandboxError("istiod of %s not ready; log tail:\n%s" % (self.name, _tail(state["log"], 40)))
 
     def stop(self):
         state = self._state()

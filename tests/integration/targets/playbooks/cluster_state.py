@@ -15,7 +15,7 @@ def state(path):
     core, ext, apps = client.CoreV1Api(api), client.ApiextensionsV1Api(api), client.AppsV1Api(api)
     namespaces = sorted(n.metadata.name for n in core.list_namespace().items)
     out = {
-        "namespaces": [n for n in namespaces if n in ("istio-system", "mesh-ca", "postcard")],
+        "namespaces": [n for n in namespaces if n in ("istio-system", "mesh-ca")],
         "istio_crds": sorted(c.metadata.name for c in ext.list_custom_resource_definition().items
                              if c.metadata.name.endswith(".istio.io")),
         "istio_system_secrets": [], "istio_system_deployments": [], "istio_system_services": [],

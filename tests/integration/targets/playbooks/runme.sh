@@ -106,8 +106,8 @@ check_run checkA "(A)" "$@"
 task_changed checkA "multicloud.mesh.mesh_ca : Mesh CA for every cluster, once" 'subject: CN=Intermediate CA mesh-2'
 task_changed checkA "multicloud.mesh.istio : Istio in every cluster of the mesh, linked, once" '^\+ +name: istiod$'
 expect checkA 'check mode: cluster mesh-1 has no Secret istio-system/cacerts' "istio did not say it predicts without cacerts"
-expect checkA 'check mode: predicted as created in mesh-2, namespace postcard' "the postcard's messenger was not predicted"
-expect checkA "check mode: predicted as created in mesh-1, namespace postcard.*" "the postcard's greeter was not predicted"
+task_changed checkA "multicloud.mesh.postcard : The postcard's objects on this cluster (greeter on a frontend, messenger on the backend)" 'messenger'
+expect checkA "check mode: predicted as created in mesh-1, namespace default.*" "the postcard's greeter was not predicted"
 expect checkA 'a real run links' "the link was not predicted"
 unchanged_since "$before" "(A)"
 
@@ -131,14 +131,14 @@ step "2. (B) site.yml --check --diff with the mesh CA, without Istio"
 check_run checkB "(B)" "$@"
 if grep -q 'has no Secret istio-system/cacerts' "$LOGS/checkB.log"; then fail "(B) istio did not see the cacerts"; fi
 task_changed checkB "multicloud.mesh.istio : Istio in every cluster of the mesh, linked, once" '^\+ +name: istiod$'
-expect checkB 'check mode: predicted as created in mesh-1, namespace postcard' "(B) the greeter was not predicted"
+expect checkB 'check mode: predicted as created in mesh-1, namespace default' "(B) the greeter was not predicted"
 expect checkB 'a real run links' "(B) the link was not predicted"
 unchanged_since "$before" "(B)"
 
 step "3. site.yml -vvv --tags mesh before the app exists (Istio; the link says it links nothing yet)"
 runv mesh playbooks/site.yml --tags mesh "$@" || fail "site.yml --tags mesh failed"
 # (the message is folded over lines in the output: compare with white space collapsed)
-tr -s ' \n' '  ' <"$LOGS/mesh.log" | grep -q 'WARNING: Service postcard/messenger does not exist in mesh-2 yet, so the frontends are NOT linked' \
+tr -s ' \n' '  ' <"$LOGS/mesh.log" | grep -q 'WARNING: Service default/messenger does not exist in mesh-2 yet, so the frontends are NOT linked' \
     || fail "--tags mesh before the app did not say that it links nothing (no WARNING ... NOT linked in $LOGS/mesh.log)"
 "$PY" -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(not all(s[h]["service_entries"] == [] for h in s))' "$(state)" \
     || fail "--tags mesh before the app created ServiceEntries: $(state)"

@@ -168,12 +168,25 @@ def test_prepare_namespaces_and_drops_empty_cabundle():
     assert objs[1]["webhooks"][0]["clientConfig"] == {}
 
 
-def test_keep_runtime_fields_leaves_cabundle_to_istiod_and_keeps_live_policy():
+def _managed(manager, fields):
+    return {"manager": manager, "operation": "Apply" if manager == "multicloud.mesh" else "Update",
+            "fieldsV1": {"f:webhooks": {'k:{"name":"w"}': dict(("f:" + f, {}) for f in fields)}}}
+
+
+def test_keep_runtime_fields_leaves_cabundle_and_an_owned_by_istiod_policy_to_istiod():
     body = {"kind": "ValidatingWebhookConfiguration",
             "webhooks": [{"name": "w", "failurePolicy": "Ignore", "clientConfig": {"caBundle": "eA=="}}]}
-    live = {"webhooks": [{"name": "w", "failurePolicy": "Fail", "clientConfig": {"caBundle": "Q0E="}}]}
+    # istiod switched the policy (Update): it owns it now; we leave it out, neither reset nor co-owned
+    live = {"metadata": {"managedFields": [_managed("multicloud.mesh", ["name", "clientConfig"]),
+                                           _managed("pilot-discovery", ["failurePolicy"])]},
+            "webhooks": [{"name": "w", "failurePolicy": "Fail", "clientConfig": {"caBundle": "Q0E="}}]}
     out = istio.keep_runtime_fields(body, live)
-    assert out["webhooks"][0] == {"name": "w", "failurePolicy": "Fail", "clientConfig": {}}
+    assert out["webhooks"][0] == {"name": "w", "clientConfig": {}}
+    # we still own it (istiod has not switched yet): the live value is sent, ownership stays
+    live["metadata"]["managedFields"] = [_managed("multicloud.mesh", ["name", "failurePolicy"])]
+    live["webhooks"][0]["failurePolicy"] = "Ignore"
+    body["webhooks"][0]["failurePolicy"] = "Ignore"
+    assert istio.keep_runtime_fields(body, live)["webhooks"][0]["failurePolicy"] == "Ignore"
     fresh = istio.keep_runtime_fields({"kind": "ValidatingWebhookConfiguration",
                                        "webhooks": [{"name": "w", "failurePolicy": "Ignore"}]}, None)
     assert fresh["webhooks"][0]["failurePolicy"] == "Ignore"
@@ -234,6 +247,22 @@ def test_check_cacerts():
 
 
 # ---- MeshInstaller.prepare: every check happens before any write ----
+def _deployment(name, annotations=None, image="docker.io/istio/pilot:1.30.4"):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"template": {"metadata": {"annotations": annotations or {}},
+                                  "spec": {"containers": [{"name": "c", "image": image}]}}}}
+
+
+def test_needs_istiod_marks_injected_gateways_and_istio_config_only():
+    assert istio.needs_istiod(_deployment("istio-eastwestgateway", {"sidecar.istio.io/inject": "true"}, "auto"))
+    assert istio.needs_istiod(_deployment("gw", image="auto"))
+    assert istio.needs_istiod({"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "g"}})
+    assert not istio.needs_istiod(_deployment("istiod", {"sidecar.istio.io/inject": "false"}))
+    assert not istio.needs_istiod(_deployment("istio-ingressgateway", {"sidecar.istio.io/inject": "false"}))
+    assert not istio.needs_istiod({"apiVersion": "admissionregistration.k8s.io/v1",
+                                   "kind": "MutatingWebhookConfiguration", "metadata": {"name": "m"}})
+
+
 class FakeKube(object):
     def __init__(self, name, reachable=True):
         self.server = "https://127.0.0.1:1%s" % name[-1]

@@ -1,4 +1,6 @@
-"""Deploy a stand-in app (Service + Deployment; kwok runs no container) labelled as injected.
+"""Deploy a stand-in app (Service + Deployment; kwok runs no container) in the injection-labelled
+namespace default: istiod's injection webhook gives its pods the sidecar (and the tlsMode label
+istiod routes by), as on a real cluster.
 
   app.py KUBECONFIG NAME PORT
 """
@@ -6,17 +8,15 @@ import sys
 from kubernetes import config, dynamic
 
 
-def app(kubeconfig, name, port, ns="postcard"):
+def app(kubeconfig, name, port, ns="default"):
     api = config.new_client_from_config(kubeconfig)
     d = dynamic.DynamicClient(api)
     objs = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
          "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": port, "targetPort": port}]}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
          "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
-                  "template": {"metadata": {"labels": {"app": name, "security.istio.io/tlsMode": "istio",
-                                                       "sidecar.istio.io/inject": "false"}},
+                  "template": {"metadata": {"labels": {"app": name}},
                                "spec": {"containers": [{"name": name, "image": "example/%s:1" % name,
                                                         "ports": [{"containerPort": port}]}]}}}},
     ]

@@ -27,7 +27,7 @@ def _last_json(text):
     return None
 
 
-def main(viewer, source, service, port, namespace="postcard", workload="greeter"):
+def main(viewer, source, service, port, namespace="default", workload="greeter"):
     mgr = ClusterManager()
     vinfo, sinfo = mgr.get(viewer), mgr.get(source)
     istiod = LocalIstiod(vinfo)

@@ -2,10 +2,10 @@
 
   workload_cert.py WORKDIR CLUSTER:SA [CLUSTER:SA ...]
 
-For each cluster: a ServiceAccount SA in namespace postcard, a token for it (TokenRequest, audience
+For each cluster: a ServiceAccount SA in namespace default, a token for it (TokenRequest, audience
 istio-ca, 10 minutes), and xds-probe -csr against that cluster's istiod (its secure gRPC port, TLS
 verified with root-cert.pem of istio-system/cacerts): a new key and CSR for
-spiffe://cluster.local/ns/postcard/sa/SA, CreateCertificate with the token. Then checks with
+spiffe://cluster.local/ns/default/sa/SA, CreateCertificate with the token. Then checks with
 cryptography, against what the cluster's cacerts and the other clusters' root bundles (ConfigMap
 istio-ca-root-cert, which istiod publishes in every namespace) say:
   - the leaf's URI SAN is the SPIFFE id;
@@ -35,7 +35,7 @@ from kubernetes import client, config
 from meshsandbox.clusters import ClusterManager
 from meshsandbox.istiod import LocalIstiod, istio_bin
 
-NAMESPACE = "postcard"
+NAMESPACE = "default"
 TRUST_DOMAIN = "cluster.local"
 
 
