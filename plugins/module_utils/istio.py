@@ -540,6 +540,14 @@ def link_plan(clusters, topology="multi_primary", link="remote_secrets"):
     return plan
 
 
+def revoke_reader_tokens(applier, anchor=True):
+    """Delete the legacy never-expiring reader token Secret and (``anchor``) the anchor Secret that every
+    time-bound reader token of the cluster is bound to: the API server refuses those tokens from then on."""
+    applier.delete("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE, wait=False)
+    if anchor:
+        applier.delete("v1", "Secret", TOKEN_ANCHOR, ISTIO_NAMESPACE, wait=False)
+
+
 def namespace_object(name, labels=None):
     obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     if labels:
@@ -746,8 +754,7 @@ class MeshInstaller(object):
         else:
             for run in self.runs:
                 self._prune_remote_secrets(run, keep=[])
-                run.applier.delete("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE, wait=False)
-                run.applier.delete("v1", "Secret", TOKEN_ANCHOR, ISTIO_NAMESPACE, wait=False)
+                revoke_reader_tokens(run.applier)
         for run in remotes:
             self._install_injected(run)
 
@@ -853,9 +860,7 @@ class MeshInstaller(object):
         for run in self.runs:
             # The never-expiring token of earlier releases: deleting its Secret revokes it (its holders
             # got a time-bound token above). A cluster nobody reads loses its anchor too.
-            run.applier.delete("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE, wait=False)
-            if run.name not in holders:
-                run.applier.delete("v1", "Secret", TOKEN_ANCHOR, ISTIO_NAMESPACE, wait=False)
+            revoke_reader_tokens(run.applier, anchor=run.name not in holders)
         self.reader_tokens = dict((name, dict((k, v) for k, v in cred.items() if k not in ("token", "ca")))
                                   for name, cred in creds.items())
 
@@ -988,8 +993,7 @@ class MeshInstaller(object):
         applier = run.applier
         wait, timeout = p["wait"], p["wait_timeout"]
         self._prune_remote_secrets(run, keep=[])
-        applier.delete("v1", "Secret", READER_TOKEN_SECRET, ISTIO_NAMESPACE, wait=False)
-        applier.delete("v1", "Secret", TOKEN_ANCHOR, ISTIO_NAMESPACE, wait=False)  # revokes the reader tokens
+        revoke_reader_tokens(applier)
         objects = delete_order(self.rendered(run, remote_pilot_address="unused"))
         groups = [
             [o for o in objects if o["kind"] not in CLUSTER_SCOPED_KINDS],

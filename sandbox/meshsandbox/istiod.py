@@ -1,9 +1,10 @@
 """Run istiod (pilot-discovery, built by sandbox/build/build.sh istio) as a local process per cluster.
 
 In the sandbox the in-cluster istiod pods are kwok stand-ins: no container runs. This runs
-the real control plane out of cluster against the cluster's API server, so its view of the
-mesh (remote clusters, endpoints per cluster shard, network gateways) can be inspected
-through istiod's debug endpoints:
+the real control plane out of cluster against the cluster's API server (the sandbox's cluster
+network, meshsandbox.egress, starts it while Deployment istio-system/istiod exists and routes the
+API server's webhook calls to it), so its view of the mesh (remote clusters, endpoints per
+cluster shard, network gateways) can be inspected through istiod's debug endpoints:
 
     from meshsandbox.istiod import LocalIstiod
     istiod = LocalIstiod(ClusterManager().get("mesh-1"))
@@ -77,18 +78,6 @@ class LocalIstiod:
     def _api(self):
         from .kubeapi import Api
         return Api(self.info["admin_kubeconfig"])
-
-    def scale_in_cluster_istiod(self, replicas=0):
-        """The kwok-faked in-cluster istiod would hold leases/webhooks with us: scale it to 0."""
-        api = self._api()
-        from kubernetes import client
-        apps = client.AppsV1Api(api.client)
-        try:
-            apps.patch_namespaced_deployment_scale("istiod", ISTIO_NS, {"spec": {"replicas": replicas}},
-                                                   field_manager="meshsandbox-istiod")
-        except client.ApiException as exc:
-            if exc.status != 404:
-                raise
 
     def installed_env(self):
         """The plain env of the installed istiod Deployment (what the chart configured), if any."""
