@@ -231,8 +231,16 @@ DNS_PROXY_METADATA = {"ISTIO_META_DNS_CAPTURE": "true"}
 
 
 def mesh_defaults():
-    """Values the control plane gets unless ``values`` set them (the DNS proxy on)."""
-    return {"meshConfig": {"defaultConfig": {"proxyMetadata": dict(DNS_PROXY_METADATA)}}}
+    """Values the control plane gets unless ``values`` set them.
+
+    - the sidecars' DNS proxy on (``.global`` names resolve only through it);
+    - ``defaultRevision: default``: the base chart then renders ``istiod-default-validator``, the
+      validating webhook for Istio objects *without* an ``istio.io/rev`` label (the revision's own
+      validator only checks labelled ones). ``istioctl install`` creates it at install time;
+      ``istioctl manifest generate``, which this module renders with, leaves it out unless asked.
+    """
+    return {"meshConfig": {"defaultConfig": {"proxyMetadata": dict(DNS_PROXY_METADATA)}},
+            "defaultRevision": "default"}
 
 
 def control_plane_iop(mesh_id, cluster, profile="default", values=None, topology="multi_primary",

@@ -371,3 +371,10 @@ def test_prepare_rejects_unknown_version_before_connecting(tmp_path):
         inst.prepare()
     assert "1.29.6 has no known istioctl checksum" in err.value.msg
     assert calls == []
+
+
+def test_control_plane_iop_renders_the_default_revision_validator_unless_values_say_otherwise():
+    iop = istio.control_plane_iop("m", {"name": "a", "network": "n"})
+    assert iop["spec"]["values"]["defaultRevision"] == "default"
+    iop = istio.control_plane_iop("m", {"name": "a", "network": "n"}, values={"defaultRevision": ""})
+    assert iop["spec"]["values"]["defaultRevision"] == ""
