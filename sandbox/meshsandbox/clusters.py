@@ -23,7 +23,7 @@ import urllib.request
 from . import paths, pki
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
-COMPONENTS = ("etcd", "egress", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "lb-controller")
+COMPONENTS = ("etcd", "kube-apiserver", "egress", "kube-controller-manager", "kube-scheduler", "kwok", "lb-controller")
 FLAVORS = ("eks", "gke", "plain")
 
 

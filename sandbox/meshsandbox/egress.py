@@ -265,15 +265,6 @@ def run(state_file, interval=1.0):
     with open(state_file) as handle:
         state = json.load(handle)
     serve(state)
-    api = None
     seen = {}
-    while True:
-        try:
-            if api is None:
-                api = kubeapi.Api(state["admin_kubeconfig"])
-            reconcile_istiod(state, api, seen)
-        except Exception as exc:  # noqa: BLE001 - keep serving through API server restarts
-            _log("istiod runner: %s: %s" % (type(exc).__name__, exc))
-            api = None
-            time.sleep(2)
-        time.sleep(interval)
+    kubeapi.reconcile_forever(state["admin_kubeconfig"], lambda api: reconcile_istiod(state, api, seen), interval,
+                              "[egress] istiod runner")

@@ -1,6 +1,8 @@
 """A small Kubernetes helper for the sandbox itself (not the collection's module_utils)."""
 
 import json
+import sys
+import time
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -39,3 +41,19 @@ class Api:
             except Exception:  # noqa: BLE001 - nodes take status on create already
                 pass
         return created
+
+
+def reconcile_forever(kubeconfig_path, reconcile, interval, label):
+    """Call ``reconcile(api)`` every ``interval`` seconds for ever, as a controller does: an error (the API
+    server restarting, a fault test) is logged with ``label``, the client made again, and the loop goes on."""
+    api = None
+    while True:
+        try:
+            if api is None:
+                api = Api(kubeconfig_path)
+            reconcile(api)
+        except Exception as exc:  # noqa: BLE001 - keep serving through API server restarts
+            print("%s: %s: %s" % (label, type(exc).__name__, exc), file=sys.stderr, flush=True)
+            api = None
+            time.sleep(2)
+        time.sleep(interval)

@@ -8,8 +8,6 @@ so that a teardown that forgets a Service leaves a visible orphan.
 
 import hashlib
 import json
-import sys
-import time
 
 from kubernetes.client.rest import ApiException
 
@@ -81,14 +79,5 @@ def run(state_file, interval=0.5):
     with open(state_file) as handle:
         state = json.load(handle)
     hook = _hook()
-    api = None
-    while True:
-        try:
-            if api is None:
-                api = kubeapi.Api(state["admin_kubeconfig"])
-            reconcile_once(api, state, hook)
-        except Exception as exc:  # noqa: BLE001 - keep serving through API server restarts
-            print("lb-controller %s: %s" % (state["name"], exc), file=sys.stderr, flush=True)
-            api = None
-            time.sleep(2)
-        time.sleep(interval)
+    kubeapi.reconcile_forever(state["admin_kubeconfig"], lambda api: reconcile_once(api, state, hook), interval,
+                              "lb-controller %s" % state["name"])
