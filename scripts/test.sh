@@ -64,7 +64,7 @@ units() {
 }
 
 # The longest targets first, so that the last one to start is a short one (measured, docs/testing.md).
-IT_ORDER=(playbooks interrupted interrupted_shard2 interrupted_shard3 benchmark_smoke istio_multicluster mesh_service_entry bad_input eks_cluster molecule
+IT_ORDER=(playbooks interrupted interrupted_shard2 interrupted_shard3 benchmark_smoke istio_multicluster byo_cluster mesh_service_entry bad_input eks_cluster molecule
   plain_cluster sandbox mesh_ca gke_cluster execution_environment)
 
 # it_target TARGET: runs one target's runme.sh into .cache/it-TARGET.log, records its row
