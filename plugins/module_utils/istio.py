@@ -973,9 +973,18 @@ class MeshInstaller(object):
 
     # ---- absent ----
     def uninstall(self):
+        """Unlink every cluster first, then the primaries, then the remotes.
+
+        An istiod writes into every cluster it reads through a remote secret (a primary's istiod makes the
+        root-cert ConfigMaps of its remote clusters' namespaces): while it runs and reads a cluster, what is
+        deleted there can come back. So the remote secrets go first, then the primaries (their istiod stops),
+        then the remotes, whose objects need no istiod to be deleted.
+        """
+        for run in self.runs:
+            self._prune_remote_secrets(run, keep=[])
+            revoke_reader_tokens(run.applier)
         primaries = [r for r in self.runs if r.spec.get("primary")]
-        # Remotes first: they depend on the primary's istiod.
-        for run in [r for r in self.runs if not r.spec.get("primary")] + primaries:
+        for run in primaries + [r for r in self.runs if not r.spec.get("primary")]:
             self._uninstall_cluster(run)
 
     def _delete_istiod_leftovers(self, run):
