@@ -380,7 +380,7 @@ def prepare(objects, namespace=ISTIO_NAMESPACE, extra_labels=None):
     return out
 
 
-def keep_runtime_fields(obj, live, field_manager=None):
+def keep_runtime_fields(obj, live):
     """Leave istiod's runtime changes of its webhook configurations alone.
 
     istiod patches ``caBundle`` into every webhook (we never send one: ``prepare`` drops the
@@ -394,7 +394,7 @@ def keep_runtime_fields(obj, live, field_manager=None):
         return obj
     live_hooks = dict((h.get("name"), h) for h in (live or {}).get("webhooks") or [])
     from ansible_collections.multicloud.mesh.plugins.module_utils.apply import FIELD_MANAGER
-    owned = _owned_webhook_fields(live, field_manager or FIELD_MANAGER)
+    owned = _owned_webhook_fields(live, FIELD_MANAGER)
     for hook in obj.get("webhooks") or []:
         (hook.get("clientConfig") or {}).pop("caBundle", None)
         current = live_hooks.get(hook.get("name"))
@@ -822,15 +822,11 @@ class MeshInstaller(object):
         from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
         hooks = [o["metadata"]["name"] for o in run.objects if o["kind"] == "MutatingWebhookConfiguration"]
 
-        def probe():
-            pending = []
-            for name in hooks:
-                live = run.applier.get("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", name)
-                if not live or not all(h.get("clientConfig", {}).get("caBundle") for h in live.get("webhooks") or []):
-                    pending.append(name)
-            return not pending, pending
+        def patched(name):
+            live = run.applier.get("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", name)
+            return bool(live) and all(h.get("clientConfig", {}).get("caBundle") for h in live.get("webhooks") or [])
         try:
-            wait_until(lambda: probe()[0], timeout=timeout, interval=1.0,
+            wait_until(lambda: all(patched(name) for name in hooks), timeout=timeout, interval=1.0,
                        what="istiod to patch the caBundle of MutatingWebhookConfiguration %s" % ", ".join(hooks))
         except WaitTimeout as exc:
             who = ("its istiod" if run.spec.get("primary") else
@@ -1006,11 +1002,10 @@ class MeshInstaller(object):
                 applier.delete(api_version, kind, meta["name"], meta.get("namespace"), wait=False)
 
     def _uninstall_cluster(self, run):
+        """Delete one cluster's Istio objects, in groups; ``uninstall`` has already unlinked it."""
         p = self.params
         applier = run.applier
         wait, timeout = p["wait"], p["wait_timeout"]
-        self._prune_remote_secrets(run, keep=[])
-        revoke_reader_tokens(applier)
         objects = delete_order(self.rendered(run, remote_pilot_address="unused"))
         groups = [
             [o for o in objects if o["kind"] not in CLUSTER_SCOPED_KINDS],
