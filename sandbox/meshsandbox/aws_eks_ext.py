@@ -12,6 +12,7 @@ Lifecycle (CREATING -> ACTIVE, UPDATING -> ACTIVE, DELETING -> gone) runs on tim
 of each cluster through ``hooks``.
 """
 
+import datetime
 import re
 import threading
 import time
@@ -22,14 +23,17 @@ from moto.core.utils import utcnow
 from moto.eks import models as eks_models
 from moto.eks import responses as eks_responses
 from moto.eks import urls as eks_urls
+from . import cloud_versions
 from moto.eks.exceptions import (
     InvalidParameterException,
     ResourceInUseException,
     ResourceNotFoundException,
 )
 
-SUPPORTED_VERSIONS = ["1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34"]
-DEFAULT_VERSION = "1.32"
+# What this region offers, from the one table both emulators answer from (cloud_versions.py).
+SUPPORTED_VERSIONS = cloud_versions.EKS_OFFERED
+DEFAULT_VERSION = cloud_versions.EKS_DEFAULT_VERSION
+SUPPORT_TYPES = ["STANDARD", "EXTENDED"]
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 AUTH_MODES = ["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
 
@@ -241,11 +245,14 @@ def _finish_update(obj, update, changes):
 _orig = {}
 
 
-def create_cluster(self, name, role_arn, resources_vpc_config, version=None, **kw):
+def create_cluster(self, name, role_arn, resources_vpc_config, version=None, upgrade_policy=None, **kw):
     version = version or DEFAULT_VERSION
     if version not in SUPPORTED_VERSIONS:
         raise _invalid("unsupported Kubernetes version %s; supported: %s"
                        % (version, ", ".join(SUPPORTED_VERSIONS)), cluster=name)
+    support = (upgrade_policy or {}).get("supportType") or "EXTENDED"  # EKS's default: extended support on
+    if support not in SUPPORT_TYPES:
+        raise _invalid("Invalid upgradePolicy.supportType %s" % support, cluster=name)
     if name in self.clusters:
         raise _in_use(eks_models.CLUSTER_EXISTS_MSG.format(clusterName=name), cluster=name)
     self._validate_role_exists(role_arn)
@@ -261,6 +268,7 @@ def create_cluster(self, name, role_arn, resources_vpc_config, version=None, **k
     cluster.platformVersion = "eks.1"
     cluster.access_config = {"authenticationMode": "API_AND_CONFIG_MAP",
                              "bootstrapClusterCreatorAdminPermissions": True}
+    cluster.upgrade_policy = {"supportType": support}
     cluster.creator_arn = None
     cluster.region_name = self.region_name
     cluster.account_id = self.account_id
@@ -393,7 +401,7 @@ def delete_nodegroup(self, cluster_name, nodegroup_name):
 
 
 def update_cluster_config(self, name, resources_vpc_config=None, logging=None,
-                          client_request_token=None, access_config=None, **_ignored):
+                          client_request_token=None, access_config=None, upgrade_policy=None, **_ignored):
     cluster = _get_cluster(self, name)
     _require_active(cluster, "Cluster %s" % name)
     params, changes = [], {}
@@ -429,9 +437,21 @@ def update_cluster_config(self, name, resources_vpc_config=None, logging=None,
             del order
             changes["access_config"] = dict(cluster.access_config, authenticationMode=mode)
             params.append(("AuthenticationMode", mode))
+    if upgrade_policy:
+        support = upgrade_policy.get("supportType")
+        if support not in SUPPORT_TYPES:
+            raise _invalid("Invalid upgradePolicy.supportType %s" % support, cluster=name)
+        row = dict((r["clusterVersion"], r) for r in cloud_versions.EKS_VERSIONS).get(cluster.version) or {}
+        if support == "STANDARD" and row.get("status") == "EXTENDED_SUPPORT":
+            # AWS: a cluster past its standard support cannot go back to the STANDARD policy
+            raise _invalid("Cluster %s runs version %s, which is in extended support; upgrade it to a version in "
+                           "standard support before setting supportType STANDARD" % (name, cluster.version),
+                           cluster=name)
+        changes["upgrade_policy"] = {"supportType": support}
+        params.append(("UpgradePolicy", support))
     if not params:
         raise _invalid("No changes needed", cluster=name)
-    kind = "AccessConfigUpdate" if access_config and len(params) == 1 else (
+    kind = "UpgradePolicyUpdate" if upgrade_policy and len(params) == 1 else "AccessConfigUpdate" if access_config and len(params) == 1 else (
         "LoggingUpdate" if logging and not resources_vpc_config else "EndpointAccessUpdate")
     update = _new_update(kind, params, operation="UpdateClusterConfig")
     cluster.updates[update["id"]] = update
@@ -574,7 +594,8 @@ def _r_create_cluster(self):
             logging=self._get_param("logging"),
             client_request_token=self._get_param("clientRequestToken"),
             tags=self._get_param("tags"), encryption_config=self._get_param("encryptionConfig"),
-            remote_network_config=self._get_param("remoteNetworkConfig"))
+            remote_network_config=self._get_param("remoteNetworkConfig"),
+            upgrade_policy=self._get_param("upgradePolicy"))
         mode = access.get("authenticationMode")
         if mode:
             if mode not in AUTH_MODES:
@@ -585,6 +606,34 @@ def _r_create_cluster(self):
                 access["bootstrapClusterCreatorAdminPermissions"])
         cluster.creator_access_key = self.get_access_key()
         return ActionResult({"cluster": cluster})
+
+
+def describe_cluster_versions(cluster_versions=None, default_only=False, include_all=False):
+    """DescribeClusterVersions from the table: every offered version (newest first), or the ones asked."""
+    def day(text):
+        return datetime.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
+    rows = []
+    for row in cloud_versions.EKS_VERSIONS:
+        version = row["clusterVersion"]
+        if cluster_versions and version not in cluster_versions:
+            continue
+        if default_only and version != DEFAULT_VERSION:
+            continue
+        rows.append({"clusterVersion": version, "clusterType": "eks", "defaultPlatformVersion": "eks.1",
+                     "defaultVersion": version == DEFAULT_VERSION, "status": row["status"],
+                     "versionStatus": row["status"], "kubernetesPatchVersion": version + ".0",
+                     "releaseDate": day(row["releaseDate"]),
+                     "endOfStandardSupportDate": day(row["endOfStandardSupportDate"]),
+                     "endOfExtendedSupportDate": day(row["endOfExtendedSupportDate"])})
+    return rows
+
+
+def _r_describe_cluster_versions(self):
+    query = self.querystring  # a GET: every parameter is in the query string, lists repeated
+    rows = describe_cluster_versions(query.get("clusterVersions") or [],
+                                     (query.get("defaultOnly") or [""])[0].lower() == "true",
+                                     (query.get("includeAll") or [""])[0].lower() == "true")
+    return ActionResult({"clusterVersions": rows})
 
 
 def _locked(name):
@@ -605,7 +654,8 @@ def _r_update_cluster_config(self):
             resources_vpc_config=self._get_param("resourcesVpcConfig"),
             logging=self._get_param("logging"),
             client_request_token=self._get_param("clientRequestToken"),
-            access_config=self._get_param("accessConfig"))
+            access_config=self._get_param("accessConfig"),
+            upgrade_policy=self._get_param("upgradePolicy"))
         return ActionResult({"update": _public_update(update)})
 
 
@@ -706,9 +756,11 @@ def install(lifecycle=None):
     response.describe_update = _r_describe_update
     response.list_updates = _r_list_updates
     response.tag_resource = _r_tag_resource
+    response.describe_cluster_versions = _r_describe_cluster_versions
 
     dispatch = eks_urls.response.dispatch
     eks_urls.url_paths.update({
+        "{0}/cluster-versions$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/updates$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$":

@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from . import cloud_versions
 from .paths import write_private
 from .stats import RequestCounter
 
@@ -50,21 +51,10 @@ LOG = logging.getLogger("meshsandbox.gke_emulator")
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-# Versions this emulator offers, newest first (ServerConfig.validMasterVersions order).
-VALID_MASTER_VERSIONS = [
-    "1.34.1-gke.1829001",
-    "1.34.0-gke.1662000",
-    "1.33.5-gke.1080000",
-    "1.33.4-gke.1245000",
-    "1.32.9-gke.1108000",
-]
-CHANNEL_DEFAULTS = {
-    "RAPID": "1.34.1-gke.1829001",
-    "REGULAR": "1.33.5-gke.1080000",
-    "STABLE": "1.32.9-gke.1108000",
-    "EXTENDED": "1.32.9-gke.1108000",
-}
-DEFAULT_CLUSTER_VERSION = CHANNEL_DEFAULTS["REGULAR"]
+# Versions this emulator offers: one table with the EKS emulator's (cloud_versions.py).
+VALID_MASTER_VERSIONS = cloud_versions.GKE_VALID_MASTER_VERSIONS
+CHANNEL_DEFAULTS = cloud_versions.GKE_CHANNEL_DEFAULTS
+DEFAULT_CLUSTER_VERSION = cloud_versions.GKE_DEFAULT_VERSION
 
 # A small, real subset of GCP regions; each has zones -a -b -c.
 REGIONS = [

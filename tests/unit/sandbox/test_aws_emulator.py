@@ -66,19 +66,19 @@ def test_credentials_file_is_private(emu):
 
 def test_cluster_lifecycle_and_updates(session, emu, net):
     eks = c(session, emu, "eks")
-    created = eks.create_cluster(name="life", version="1.30", roleArn=net["role"],
+    created = eks.create_cluster(name="life", version="1.32", roleArn=net["role"],
                                  resourcesVpcConfig={"subnetIds": net["subnets"]})["cluster"]
     assert created["status"] == "CREATING"
     assert created["resourcesVpcConfig"]["vpcId"] == net["vpc"]
     assert created["resourcesVpcConfig"]["clusterSecurityGroupId"].startswith("sg-")
     wait_status(lambda: eks.describe_cluster(name="life")["cluster"]["status"], "ACTIVE")
     with pytest.raises(botocore.exceptions.ClientError) as err:
-        eks.update_cluster_version(name="life", version="1.32")
-    assert "Unsupported Kubernetes minor version update from 1.30 to 1.32" in str(err.value)
-    update = eks.update_cluster_version(name="life", version="1.31")["update"]
+        eks.update_cluster_version(name="life", version="1.34")
+    assert "Unsupported Kubernetes minor version update from 1.32 to 1.34" in str(err.value)
+    update = eks.update_cluster_version(name="life", version="1.33")["update"]
     assert eks.describe_cluster(name="life")["cluster"]["status"] == "UPDATING"
     wait_status(lambda: eks.describe_update(name="life", updateId=update["id"])["update"]["status"], "Successful")
-    assert eks.describe_cluster(name="life")["cluster"]["version"] == "1.31"
+    assert eks.describe_cluster(name="life")["cluster"]["version"] == "1.33"
     eks.update_cluster_config(name="life", resourcesVpcConfig={"publicAccessCidrs": ["10.0.0.0/8"]})
     wait_status(lambda: eks.describe_cluster(name="life")["cluster"]["status"], "ACTIVE")
     vpc = eks.describe_cluster(name="life")["cluster"]["resourcesVpcConfig"]
@@ -86,7 +86,7 @@ def test_cluster_lifecycle_and_updates(session, emu, net):
 
     ng = eks.create_nodegroup(clusterName="life", nodegroupName="ng", nodeRole=net["role"], subnets=net["subnets"],
                               scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1})["nodegroup"]
-    assert ng["status"] == "CREATING" and ng["version"] == "1.31"
+    assert ng["status"] == "CREATING" and ng["version"] == "1.33"
     wait_status(lambda: eks.describe_nodegroup(clusterName="life", nodegroupName="ng")["nodegroup"]["status"], "ACTIVE")
     with pytest.raises(botocore.exceptions.ClientError) as err:
         eks.update_nodegroup_config(clusterName="life", nodegroupName="ng", scalingConfig={"desiredSize": 5})
@@ -100,6 +100,35 @@ def test_cluster_lifecycle_and_updates(session, emu, net):
     eks.get_waiter("nodegroup_deleted").wait(clusterName="life", nodegroupName="ng", WaiterConfig={"Delay": 1})
     assert eks.delete_cluster(name="life")["cluster"]["status"] == "DELETING"
     eks.get_waiter("cluster_deleted").wait(name="life", WaiterConfig={"Delay": 1})
+
+
+def test_cluster_versions_and_upgrade_policy(session, emu, net):
+    """DescribeClusterVersions answers from the one table; a version not in it is refused; extended support
+    is EKS's default and can only be left for STANDARD from a version in standard support."""
+    from meshsandbox import cloud_versions
+    eks = c(session, emu, "eks")
+    rows = eks.describe_cluster_versions()["clusterVersions"]
+    assert [r["clusterVersion"] for r in rows] == cloud_versions.EKS_OFFERED
+    assert [r["clusterVersion"] for r in rows if r["defaultVersion"]] == [cloud_versions.EKS_DEFAULT_VERSION]
+    assert dict((r["clusterVersion"], r["status"]) for r in rows)["1.34"] == "EXTENDED_SUPPORT"
+    assert rows[0]["endOfStandardSupportDate"].year >= 2027
+    assert [r["clusterVersion"] for r in eks.describe_cluster_versions(clusterVersions=["1.33"])["clusterVersions"]] == ["1.33"]
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        eks.create_cluster(name="old", version="1.31", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    assert "unsupported Kubernetes version 1.31" in str(err.value)
+    made = eks.create_cluster(name="pol", version="1.34", roleArn=net["role"],
+                              resourcesVpcConfig={"subnetIds": net["subnets"]})["cluster"]
+    assert made["upgradePolicy"] == {"supportType": "EXTENDED"}
+    wait_status(lambda: eks.describe_cluster(name="pol")["cluster"]["status"], "ACTIVE")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        eks.update_cluster_config(name="pol", upgradePolicy={"supportType": "STANDARD"})
+    assert "in extended support" in str(err.value)
+    std = eks.create_cluster(name="std", version="1.35", roleArn=net["role"], upgradePolicy={"supportType": "STANDARD"},
+                             resourcesVpcConfig={"subnetIds": net["subnets"]})["cluster"]
+    assert std["upgradePolicy"] == {"supportType": "STANDARD"}
+    for name in ("pol", "std"):
+        wait_status(lambda name=name: eks.describe_cluster(name=name)["cluster"]["status"], "ACTIVE")
+        eks.delete_cluster(name=name)
 
 
 def test_create_cluster_validates_subnets_and_role(session, emu, net):
@@ -170,7 +199,7 @@ def review(emu, cluster, token):
 
 def test_token_webhook(session, emu, net):
     eks = c(session, emu, "eks")
-    eks.create_cluster(name="hook", version="1.31", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    eks.create_cluster(name="hook", version="1.32", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
     token = aws.eks_token(session, "hook", REGION, emu.endpoint_url)["token"]
     good = review(emu, "hook", token)
     assert good["authenticated"] and "system:masters" in good["user"]["groups"]
@@ -185,7 +214,7 @@ def test_token_webhook(session, emu, net):
 
 def test_elb_mirror(session, emu, net):
     eks = c(session, emu, "eks")
-    eks.create_cluster(name="lbc", version="1.31", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    eks.create_cluster(name="lbc", version="1.32", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
     state = {"name": "lbc", "extra_env": {"MESH_AWS_ENDPOINT_URL": emu.endpoint_url, "AWS_REGION": REGION,
                                           "MESH_AWS_CREDENTIALS_FILE": emu.credentials_file}}
     hostname = "a0123456789abcdef-0123456789.%s.elb.amazonaws.com" % REGION
@@ -231,16 +260,16 @@ def test_fault_slow_delays_the_answer(session, emu):
 def test_fault_failed_create_cluster_goes_failed_and_update_fails(session, emu, net):
     eks = c(session, emu, "eks", NO_RETRY)
     inject_fault(emu.endpoint_url, "eks", "CreateCluster", count=1, kind="failed")
-    eks.create_cluster(name="doomed", version="1.31", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    eks.create_cluster(name="doomed", version="1.32", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
     assert wait_status(lambda: eks.describe_cluster(name="doomed")["cluster"]["status"], "FAILED")
     issues = eks.describe_cluster(name="doomed")["cluster"]["health"]["issues"]
     assert "injected fault" in issues[0]["message"]
-    eks.create_cluster(name="fine", version="1.31", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    eks.create_cluster(name="fine", version="1.32", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
     assert wait_status(lambda: eks.describe_cluster(name="fine")["cluster"]["status"], "ACTIVE")
     inject_fault(emu.endpoint_url, "eks", "UpdateClusterVersion", count=1, kind="failed")
-    update = eks.update_cluster_version(name="fine", version="1.32")["update"]
+    update = eks.update_cluster_version(name="fine", version="1.33")["update"]
     assert wait_status(lambda: eks.describe_update(name="fine", updateId=update["id"])["update"]["status"], "Failed")
-    assert eks.describe_cluster(name="fine")["cluster"]["version"] == "1.31"
+    assert eks.describe_cluster(name="fine")["cluster"]["version"] == "1.32"
     import urllib.error
     with pytest.raises(urllib.error.HTTPError):  # only EKS operations that start work can fail later
         inject_fault(emu.endpoint_url, "ec2", "DescribeVpcs", count=1, kind="failed")
