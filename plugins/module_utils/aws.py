@@ -409,6 +409,41 @@ def validate_params(params):
     return errors
 
 
+def version_errors(offered, version, support_type, region):
+    """Problems with a control-plane version EKS is asked to create or upgrade to (list of messages).
+
+    ``offered``: DescribeClusterVersions' ``clusterVersions``; ``version``: the minor version asked
+    for (None: the region's default); ``support_type``: the upgrade policy the cluster will have.
+    A version not offered is refused with the offered ones listed; a version in extended support
+    (an extra cost per cluster hour) only with ``support_type: EXTENDED``.
+    """
+    rows = dict((row.get("clusterVersion"), row) for row in offered or [])
+
+    def label(row):
+        end_key = "endOfStandardSupportDate" if row.get("status") == "STANDARD_SUPPORT" else "endOfExtendedSupportDate"
+        end = row.get(end_key)
+        kind = "standard" if row.get("status") == "STANDARD_SUPPORT" else "extended"
+        return "%s (%s support%s)" % (row.get("clusterVersion"), kind,
+                                      " until %s" % str(end)[:10] if end else "")
+    listed = ", ".join(label(rows[v]) for v in sorted(rows, key=minor, reverse=True))
+    if version is None:
+        defaults = [row for row in rows.values() if row.get("defaultVersion")]
+        if not defaults:
+            return []
+        row, what = defaults[0], "EKS's default version %s" % defaults[0].get("clusterVersion")
+    elif version not in rows:
+        return ["version %s is not offered by EKS in %s; offered: %s" % (version, region, listed or "none")]
+    else:
+        row, what = rows[version], "version %s" % version
+    if row.get("status") == "EXTENDED_SUPPORT" and support_type != "EXTENDED":
+        standard = [v for v in sorted(rows, key=minor, reverse=True) if rows[v].get("status") == "STANDARD_SUPPORT"]
+        return ["%s is in extended support in %s (standard support ended %s; extended support costs extra per "
+                "cluster hour): set support_type EXTENDED to accept that cost, or choose a version in standard "
+                "support (%s)" % (what, region, str(row.get("endOfStandardSupportDate") or "?")[:10],
+                                  ", ".join(standard) or "none offered")]
+    return []
+
+
 def creation_missing(params):
     """The options a create needs that are not set (names, like ``node_groups[default].node_role_arn``)."""
     missing = [key for key in ("role_arn", "subnets") if not params.get(key)]
@@ -495,6 +530,7 @@ def cluster_view(cluster, nodegroups):
         "logging": _enabled_logs(cluster.get("logging")),
         "tags": dict(cluster.get("tags") or {}),
         "authentication_mode": (cluster.get("accessConfig") or {}).get("authenticationMode"),
+        "support_type": (cluster.get("upgradePolicy") or {}).get("supportType"),
         "node_groups": dict((ng["nodegroupName"], nodegroup_view(ng)) for ng in nodegroups),
     }
 
@@ -528,6 +564,8 @@ def desired_view(params, before):
         "logging": pick("logging", [], lambda v: sorted(set(v))),
         "tags": tags,
         "authentication_mode": pick("authentication_mode", "API_AND_CONFIG_MAP"),
+        # not EKS's default (EXTENDED): extended support costs extra, so it is asked for, never implied
+        "support_type": pick("support_type", "STANDARD"),
     }
     groups = before.get("node_groups") or {}
     if params.get("node_groups") is not None:
@@ -634,6 +672,7 @@ def cluster_create_args(want):
         "tags": want["tags"],
         "accessConfig": {"authenticationMode": want["authentication_mode"],
                          "bootstrapClusterCreatorAdminPermissions": True},
+        "upgradePolicy": {"supportType": want["support_type"]},
     }
     if want.get("version"):
         args["version"] = want["version"]
@@ -705,6 +744,10 @@ def plan_update(before, after):
             steps.append({"call": "update_cluster_config",
                           "args": {"name": name, "accessConfig": {"authenticationMode": after["authentication_mode"]}},
                           "what": "authentication mode %s -> %s" % pair})
+    if after.get("support_type") and after["support_type"] != before.get("support_type"):
+        steps.append({"call": "update_cluster_config",
+                      "args": {"name": name, "upgradePolicy": {"supportType": after["support_type"]}},
+                      "what": "support type %s -> %s" % (before.get("support_type"), after["support_type"])})
     steps.extend(_tag_steps(before["arn"], before["tags"], after["tags"], "cluster"))
 
     have_groups, want_groups = before["node_groups"], after["node_groups"]

@@ -332,6 +332,10 @@ class GkeClient:
                 return None
             raise
 
+    def server_config(self):
+        """GKE's offered versions and channels for this location (projects.locations.getServerConfig)."""
+        return self.call("GET", "%s/serverConfig" % self.parent, what="get server config")
+
     def list_clusters(self):
         return self.call("GET", "%s/clusters" % self.parent, what="list clusters").get("clusters", [])
 
@@ -599,6 +603,25 @@ def version_matches(requested, current):
     if not requested or requested in ("latest", "-") or not current:
         return True
     return current == requested or current.startswith(requested + ".") or current.startswith(requested + "-")
+
+
+def server_config_errors(config, master_version, release_channel, location):
+    """Problems with a master version or channel GKE is asked for, against its server config (messages).
+
+    ``master_version``: what the cluster is created with or upgraded to (1.X, 1.X.Y or exact; None,
+    latest and - are GKE's choice); ``release_channel``: the channel asked for (None: none asked).
+    """
+    errors = []
+    valid = list(config.get("validMasterVersions") or [])
+    if master_version and master_version not in ("latest", "-") and not any(
+            version_matches(master_version, v) for v in valid):
+        errors.append("initial_cluster_version %s is not offered by GKE in %s; valid master versions: %s"
+                      % (master_version, location, ", ".join(valid) or "none"))
+    channels = [c.get("channel") for c in config.get("channels") or []]
+    if release_channel and release_channel != "UNSPECIFIED" and release_channel not in channels:
+        errors.append("release_channel %s is not offered by GKE in %s; offered: %s"
+                      % (release_channel, location, ", ".join(channels) or "none"))
+    return errors
 
 
 def version_tuple(version):

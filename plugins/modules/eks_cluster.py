@@ -55,7 +55,30 @@ options:
         the node groups that do not pin O(node_groups[].version). Skipping a minor version or
         downgrading fails with a clear message before anything changes.
       - When not set, EKS picks its default version at creation and the version is left alone afterwards.
+      - The version to create or upgrade to must be one EKS offers in the region (C(DescribeClusterVersions));
+        otherwise the module fails before any change, listing the offered versions. A version in extended
+        support also needs O(support_type=EXTENDED).
     type: str
+  support_type:
+    description:
+      - The cluster's upgrade policy. C(STANDARD) keeps the cluster in standard support (EKS upgrades it
+        automatically when its version's standard support ends). C(EXTENDED) allows a version in extended
+        support, for an extra charge per cluster hour (about six times the control-plane price).
+      - When not set, a new cluster gets C(STANDARD) (EKS's own default is C(EXTENDED), a cost this module does
+        not take silently) and an existing cluster keeps its policy.
+      - EKS refuses C(STANDARD) for a cluster whose version is already in extended support; upgrade it first.
+    type: str
+    choices: [STANDARD, EXTENDED]
+    version_added: 0.3.0
+  validate_only:
+    description:
+      - Only check the options, against the cloud as well (credentials, the offered versions, what an
+        update in place allows), and change nothing. Fails with every problem found; V(changed) is always
+        false. For a preflight before anything is created (the collection's C(site.yml) runs it for every
+        cluster first).
+    type: bool
+    default: false
+    version_added: 0.3.0
   role_arn:
     description:
       - ARN of the IAM role EKS uses to manage the cluster (policy C(AmazonEKSClusterPolicy)).
@@ -217,7 +240,7 @@ EXAMPLES = r"""
   multicloud.mesh.eks_cluster:
     name: mesh-1
     region: eu-central-1
-    version: "1.31"
+    version: "1.35"
     role_arn: arn:aws:iam::123456789012:role/mesh-1-cluster
     subnets: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]
     logging: [api, audit]
@@ -236,11 +259,18 @@ EXAMPLES = r"""
     kubeconfig_auth: token
   register: eks
 
+- name: Check the options against what EKS offers, before anything is created (changes nothing)
+  multicloud.mesh.eks_cluster:
+    name: mesh-1
+    region: eu-central-1
+    version: "1.35"
+    validate_only: true
+
 - name: Upgrade the control plane one minor version (node groups follow) and scale out
   multicloud.mesh.eks_cluster:
     name: mesh-1
     region: eu-central-1
-    version: "1.32"
+    version: "1.36"
     node_groups:
       - name: default
         min_size: 2
@@ -255,6 +285,13 @@ EXAMPLES = r"""
     profile: mesh-sandbox
     role_arn: arn:aws:iam::123456789012:role/mesh-1-cluster
     subnets: "{{ subnet_ids }}"
+
+- name: Keep a cluster on a version in extended support (an extra charge per cluster hour)
+  multicloud.mesh.eks_cluster:
+    name: legacy-1
+    region: eu-central-1
+    version: "1.33"
+    support_type: EXTENDED
 
 - name: Delete the node groups, then the cluster
   multicloud.mesh.eks_cluster:
@@ -313,6 +350,10 @@ cluster:
     access_config:
       description: Authentication mode.
       type: dict
+    upgrade_policy:
+      description: The support type (C(STANDARD) or C(EXTENDED)), see O(support_type).
+      type: dict
+      sample: {"support_type": "STANDARD"}
     tags:
       description: Tags, keys as given.
       type: dict
@@ -322,6 +363,11 @@ cluster:
       elements: dict
       sample: [{"nodegroup_name": "default", "status": "ACTIVE", "version": "1.31",
                 "scaling_config": {"min_size": 2, "max_size": 4, "desired_size": 2}}]
+msg:
+  description: With O(validate_only), that the options are valid.
+  returned: when O(validate_only=true) and the options are valid
+  type: str
+  sample: the options of cluster mesh-1 are valid
 changes:
   description: What was changed (or would be, in check mode), one line per EKS call.
   returned: always
@@ -363,6 +409,8 @@ def argument_spec():
         tags=dict(type="dict"),
         purge_tags=dict(type="bool", default=True),
         authentication_mode=dict(type="str", choices=aws.AUTH_MODES),
+        support_type=dict(type="str", choices=["STANDARD", "EXTENDED"]),
+        validate_only=dict(type="bool", default=False),
         node_role_arn=dict(type="str"),
         node_groups=dict(type="list", elements="dict", options=dict(
             name=dict(type="str", required=True),
@@ -550,6 +598,9 @@ class EksCluster(object):
         if plan["errors"]:
             self.fail("cluster %s cannot be updated in place: %s" % (name, "; ".join(plan["errors"])),
                       diff=dict(before=before, after=after))
+        version_errors = self.version_errors(before, after)
+        if version_errors:
+            self.fail("cluster %s: %s" % (name, "; ".join(version_errors)))
         steps = plan["steps"]
         self.changes.extend(step["what"] for step in steps)
         self.changed = bool(steps)
@@ -587,6 +638,28 @@ class EksCluster(object):
                 self.wait_nodegroup(group_name, "gone")
         return before, after
 
+    def version_errors(self, before, after):
+        """The version to create or upgrade to, against what EKS offers in this region (one read)."""
+        if before is not None and (not after["version"] or after["version"] == before["version"]):
+            if after["support_type"] == before.get("support_type"):
+                return []
+        offered = self.eks.paginate("describe_cluster_versions", "clusterVersions")
+        version = after["version"] if before is None or after["version"] else before["version"]
+        return aws.version_errors(offered, version, after["support_type"], self.session.region_name)
+
+    def validate(self, cluster, groups):
+        """validate_only: every problem a run would meet before its first change, and no change."""
+        name = self.params["name"]
+        if self.params["state"] == "absent":
+            return []
+        if cluster is not None and cluster["status"] in ("DELETING", "FAILED"):
+            return ["cluster %s is %s" % (name, cluster["status"])]
+        before = aws.cluster_view(cluster, groups) if cluster else None
+        after = aws.desired_view(self.params, before)
+        # a create's role and subnets are not checked: the role makes them after this preflight
+        problems = aws.plan_update(before, after)["errors"] if before is not None else []
+        return problems + self.version_errors(before, after)
+
     # ------------------------------------------------------------------ kubeconfig
     def write_kubeconfig(self, cluster):
         return aws.write_cluster_kubeconfig(self.module, self.session, cluster)
@@ -599,6 +672,12 @@ class EksCluster(object):
         try:
             self.connect()
             cluster, groups = self.describe()
+            if self.params["validate_only"]:
+                problems = self.validate(cluster, groups)
+                if problems:
+                    self.fail("invalid options: " + "; ".join(problems))
+                self.module.exit_json(changed=False, changes=[], msg="the options of cluster %s are valid"
+                                      % self.params["name"], cluster=self.result(cluster, groups))
             if self.params["state"] == "absent":
                 before = aws.result_view(aws.cluster_view(cluster, groups)) if cluster else {}
                 self.absent(cluster, groups)

@@ -54,9 +54,20 @@ options:
       - At creation, the version the cluster starts with. On an existing cluster, when the master's version
         does not match (C(1.34) matches C(1.34.1-gke.1829001)), the master is upgraded to it.
         Downgrading the minor version is an error. V(latest) is used only at creation.
+      - A version that GKE's server config does not offer in O(location) fails before any change, listing the
+        offered ones.
       - Nodes follow the master through node auto-upgrade (O(node_pools[].auto_upgrade)).
     type: str
     aliases: [cluster_version]
+  validate_only:
+    description:
+      - Only check the options, against GKE as well (credentials, the versions and channels its server
+        config offers in O(location), what an update in place allows), and change nothing. Fails with every
+        problem found; V(changed) is always false. For a preflight before anything is created (the
+        collection's C(site.yml) runs it for every cluster first).
+    type: bool
+    default: false
+    version_added: 0.3.0
   network:
     description:
       - The VPC network of the cluster (name or resource path). Only set at creation.
@@ -336,6 +347,11 @@ cluster:
     self_link:
       description: API URL of the cluster.
       type: str
+msg:
+  description: With O(validate_only), that the options are valid.
+  returned: when O(validate_only=true) and the options are valid
+  type: str
+  sample: the options of cluster mesh-2 are valid
 changes:
   description: What was changed (or would be, in check mode), one entry per GKE operation.
   returned: always
@@ -406,6 +422,7 @@ def argument_spec():
         wait_timeout=dict(type="int", default=1800),
         kubeconfig=dict(type="path"),
         kubeconfig_auth=dict(type="str", choices=["exec", "token"], default="exec"),
+        validate_only=dict(type="bool", default=False),
     )
     return spec
 
@@ -475,6 +492,9 @@ class GkeCluster:
                       % (name, current.get("statusMessage", "no message")))
         before = gcp.cluster_view(current)
         after = gcp.desired_view(self.params, before)
+        errors = self.offered_errors(before, after)
+        if errors:
+            self.fail("cluster %s: %s" % (name, "; ".join(errors)))
         if current is None:
             body = gcp.cluster_body(self.params, after)
             self.changed = True
@@ -498,6 +518,27 @@ class GkeCluster:
             op = getattr(self.client, step["call"])(*step["args"])
             self.run_op(op, wait=self.params["wait"] or not last)
         return self.client.get_cluster(name), before, after
+
+    def offered_errors(self, before, after):
+        """A master version or channel to create with or move to, against GKE's server config (one read)."""
+        before = before or {}
+        version = after["master_version"] if after["master_version"] != before.get("master_version") else None
+        channel = after["release_channel"] if after["release_channel"] != before.get("release_channel") else None
+        if not version and not channel:
+            return []
+        return gcp.server_config_errors(self.client.server_config(), version, channel, self.params["location"])
+
+    def validate(self, current):
+        """validate_only: every problem a run would meet before its first change, and no change."""
+        name = self.params["name"]
+        if self.params["state"] == "absent":
+            return []
+        if current is not None and current.get("status") == "ERROR":
+            return ["cluster %s is in status ERROR" % name]
+        before = gcp.cluster_view(current)
+        after = gcp.desired_view(self.params, before)
+        problems = gcp.plan_update(before, after, self.params["project"])["errors"] if current else []
+        return problems + self.offered_errors(before, after)
 
     def write_kubeconfig(self, cluster):
         path = self.params["kubeconfig"]
@@ -526,6 +567,12 @@ class GkeCluster:
         try:
             self.connect()
             current = self.client.get_cluster(self.params["name"])
+            if self.params["validate_only"]:
+                problems = self.validate(current)
+                if problems:
+                    self.fail("invalid options: %s" % "; ".join(problems))
+                self.module.exit_json(changed=False, changes=[], cluster=public_cluster(current),
+                                      operations=[], msg="the options of cluster %s are valid" % self.params["name"])
             if self.params["state"] == "absent":
                 cluster, before, after = self.absent(current)
                 kube = (None, False, None)

@@ -417,3 +417,44 @@ def test_describe_cluster_and_result():
 def test_describe_missing_cluster():
     assert aws.describe_cluster(aws.RetryingClient(FakeEks(exists=False)), "mesh-1") == (None, [])
     assert aws.cluster_result(None, []) == {}
+
+
+# ------------------------------------------------------------------------------------------ versions
+
+OFFERED = [
+    {"clusterVersion": "1.35", "status": "STANDARD_SUPPORT", "defaultVersion": True,
+     "endOfStandardSupportDate": datetime.datetime(2027, 3, 27)},
+    {"clusterVersion": "1.34", "status": "EXTENDED_SUPPORT", "defaultVersion": False,
+     "endOfStandardSupportDate": datetime.datetime(2026, 12, 2), "endOfExtendedSupportDate": datetime.datetime(2027, 12, 2)},
+]
+
+
+def test_a_version_not_offered_is_refused_with_the_offered_ones():
+    errors = aws.version_errors(OFFERED, "1.31", "STANDARD", "eu-central-1")
+    assert errors == ["version 1.31 is not offered by EKS in eu-central-1; offered: 1.35 (standard support until "
+                      "2027-03-27), 1.34 (extended support until 2027-12-02)"]
+
+
+def test_extended_support_only_when_asked_for():
+    errors = aws.version_errors(OFFERED, "1.34", "STANDARD", "eu-central-1")
+    assert len(errors) == 1 and "version 1.34 is in extended support" in errors[0]
+    assert "set support_type EXTENDED" in errors[0] and "standard support (1.35)" in errors[0]
+    assert aws.version_errors(OFFERED, "1.34", "EXTENDED", "eu-central-1") == []
+    assert aws.version_errors(OFFERED, "1.35", "STANDARD", "eu-central-1") == []
+
+
+def test_no_version_checks_the_default():
+    assert aws.version_errors(OFFERED, None, "STANDARD", "eu-central-1") == []
+    old_default = [dict(OFFERED[1], defaultVersion=True)]
+    assert "EKS's default version 1.34 is in extended support" in aws.version_errors(
+        old_default, None, "STANDARD", "eu-central-1")[0]
+
+
+def test_support_type_defaults_to_standard_on_create_and_changes_in_place():
+    after = aws.desired_view(params(), None)
+    assert aws.cluster_create_args(after)["upgradePolicy"] == {"supportType": "STANDARD"}
+    result = plan(params(support_type="EXTENDED"), cluster=api_cluster(upgradePolicy={"supportType": "STANDARD"}))
+    assert result["steps"] == [{"call": "update_cluster_config",
+                                "args": {"name": "mesh-1", "upgradePolicy": {"supportType": "EXTENDED"}},
+                                "what": "support type STANDARD -> EXTENDED"}]
+    assert plan(params(), cluster=api_cluster(upgradePolicy={"supportType": "EXTENDED"}))["steps"] == []

@@ -295,3 +295,20 @@ def test_wait_idle_only_waits_for_this_cluster(fast):
         {"name": "c", "status": "DONE", "targetLink": "http://x/v1/projects/p1/locations/l/clusters/c1"}]}
     c = client([FakeResponse(200, ops), FakeResponse(200, {"name": "a", "status": "DONE"})])
     assert c.wait_idle("c1") == 1
+
+
+SERVER_CONFIG = {"validMasterVersions": ["1.34.1-gke.1829001", "1.33.5-gke.1080000"],
+                 "channels": [{"channel": "REGULAR", "defaultVersion": "1.33.5-gke.1080000"}]}
+
+
+def test_server_config_refuses_a_version_or_channel_not_offered():
+    errors = gcp.server_config_errors(SERVER_CONFIG, "1.29", None, "europe-west1")
+    assert errors == ["initial_cluster_version 1.29 is not offered by GKE in europe-west1; valid master versions: "
+                      "1.34.1-gke.1829001, 1.33.5-gke.1080000"]
+    assert gcp.server_config_errors(SERVER_CONFIG, None, "RAPID", "europe-west1") == [
+        "release_channel RAPID is not offered by GKE in europe-west1; offered: REGULAR"]
+
+
+@pytest.mark.parametrize("version", ["1.34", "1.33.5", "1.34.1-gke.1829001", "latest", None])
+def test_server_config_accepts_what_it_offers(version):
+    assert gcp.server_config_errors(SERVER_CONFIG, version, "REGULAR", "europe-west1") == []
