@@ -521,9 +521,11 @@ class GkeCluster:
 
     def offered_errors(self, before, after):
         """A master version or channel to create with or move to, against GKE's server config (one read)."""
-        before = before or {}
-        version = after["master_version"] if after["master_version"] != before.get("master_version") else None
-        channel = after["release_channel"] if after["release_channel"] != before.get("release_channel") else None
+        if not before:  # a create: what the body asks for (desired_view leaves the version to GKE's answer)
+            version, channel = self.params.get("initial_cluster_version"), self.params.get("release_channel")
+        else:
+            version = after["master_version"] if after["master_version"] != before.get("master_version") else None
+            channel = after["release_channel"] if after["release_channel"] != before.get("release_channel") else None
         if not version and not channel:
             return []
         return gcp.server_config_errors(self.client.server_config(), version, channel, self.params["location"])
