@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test command (make test, .ci/run): bootstrap, then in order
+# The test command (make test, .ci/run): bootstrap, then
 #   1. ansible-test sanity  2. ansible-lint (production) + docs build  3. unit tests (pytest)
 #   4. integration targets against the sandbox, MESH_IT_JOBS at a time (default 3: the targets
 #      mostly wait on emulated provisioning and controllers, so three share the 2 cores well).
+# With no stage named, 1-3 run one after the other in a lane of their own beside 4 (their output in
+# .cache/test-STAGE.log); named stages, or MESH_TEST_SERIAL=1, run in order in the foreground.
 # At the end one table (stage or target, seconds, result) and the plain line `N passed, N failed`.
 # Exits non-zero on any failure; pytest collecting nothing (exit 5) is a failure too.
 #   scripts/test.sh [sanity|lint|units|integration ...]      (default: all four)
@@ -63,9 +65,10 @@ units() {
   return $rc
 }
 
-# The longest targets first, so that the last one to start is a short one (measured, docs/testing.md).
-IT_ORDER=(playbooks interrupted interrupted_shard2 interrupted_shard3 benchmark_smoke istio_multicluster byo_cluster mesh_service_entry bad_input eks_cluster molecule
-  plain_cluster sandbox mesh_ca gke_cluster execution_environment)
+# The longest targets first (by the last measured default-tier run, docs/testing.md), so that the last ones to
+# start are short and the lanes end close together.
+IT_ORDER=(playbooks istio_multicluster interrupted interrupted_shard2 interrupted_shard3 benchmark_smoke bad_input byo_cluster eks_cluster
+  mesh_service_entry mesh_ca plain_cluster molecule sandbox gke_cluster istioctl_release execution_environment)
 
 # it_target TARGET: runs one target's runme.sh into .cache/it-TARGET.log, records its row
 it_target() {
@@ -116,22 +119,64 @@ integration() {
     picked+=("$target")
   done
   echo "[test] integration: ${#picked[@]} targets, $jobs_max at a time, tier $MESH_TEST_TIER: ${picked[*]}"
+  # (the lanes are counted by their own pids: the sanity/lint/units lane may run beside them)
+  local lanes=() running pid
   for target in "${picked[@]}"; do
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+    while :; do
+      running=(); for pid in "${lanes[@]}"; do kill -0 "$pid" 2>/dev/null && running+=("$pid"); done
+      lanes=("${running[@]}")
+      [ ${#lanes[@]} -ge "$jobs_max" ] || break
+      wait -n "${lanes[@]}"
+    done
     echo "[test] integration $target ..."
     it_target "$target" &
+    lanes+=($!)
   done
-  wait
+  for pid in "${lanes[@]}"; do wait "$pid"; done
   ! grep -qP '^target\t[^\t]+\t[0-9]+\tFAILED' "$results/rows.tsv" 2>/dev/null
 }
 
-for stage in "${stages[@]}"; do
+# run_stage STAGE: runs one stage in the foreground, its output on the terminal, records its row
+run_stage() {
+  local stage=$1 t r
   t=$(date +%s)
   echo "[test] === $stage ==="
   if "$stage"; then r=passed; echo "[test] $stage passed in $(( $(date +%s) - t ))s"
   else r=FAILED; echo "[test] $stage FAILED after $(( $(date +%s) - t ))s"; fi
   record stage "$stage" "$(( $(date +%s) - t ))" "$r"
-done
+}
+
+# static_stages STAGE...: sanity, lint, units one after the other, each into .cache/test-STAGE.log (its tail
+# printed on failure), recording their rows: the lane that runs beside the integration targets
+static_stages() {
+  local stage t r msg
+  for stage in "$@"; do
+    t=$(date +%s)
+    if "$stage" >"$root/.cache/test-$stage.log" 2>&1; then
+      r=passed; echo "[test] $stage passed in $(( $(date +%s) - t ))s (log: .cache/test-$stage.log)"
+    else
+      r=FAILED
+      msg=$(printf '[test] %s FAILED after %ss; log tail (.cache/test-%s.log):\n%s' \
+        "$stage" "$(( $(date +%s) - t ))" "$stage" "$(tail -n 60 "$root/.cache/test-$stage.log")")
+      printf '%s\n' "$msg"
+    fi
+    record stage "$stage" "$(( $(date +%s) - t ))" "$r"
+  done
+}
+
+# All four stages (the default, what CI runs): sanity, lint and units run one after the other in a lane of their
+# own beside the integration targets. They are mostly single-threaded (the machine half idle while they run
+# alone), so the integration targets use the other core instead of waiting ~2 minutes (docs/testing.md).
+# Named stages (scripts/test.sh sanity lint) run in the foreground, in order, their output on the terminal.
+if [ "${stages[*]}" = "sanity lint units integration" ] && [ "${MESH_TEST_SERIAL:-0}" != 1 ]; then
+  echo "[test] === sanity, lint, units (one lane, logs in .cache/test-STAGE.log) beside integration ==="
+  static_stages sanity lint units &
+  static_pid=$!
+  run_stage integration
+  wait "$static_pid" || true   # its rows say how it went
+else
+  for stage in "${stages[@]}"; do run_stage "$stage"; done
+fi
 
 # The closing table: every stage and target with its time and result, then the plain count line.
 echo
