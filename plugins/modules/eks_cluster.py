@@ -598,9 +598,9 @@ class EksCluster(object):
         if plan["errors"]:
             self.fail("cluster %s cannot be updated in place: %s" % (name, "; ".join(plan["errors"])),
                       diff=dict(before=before, after=after))
-        version_errors = self.version_errors(before, after)
-        if version_errors:
-            self.fail("cluster %s: %s" % (name, "; ".join(version_errors)))
+        problems = self.version_errors(before, after)
+        if problems:
+            self.fail("cluster %s: %s" % (name, "; ".join(problems)))
         steps = plan["steps"]
         self.changes.extend(step["what"] for step in steps)
         self.changed = bool(steps)
