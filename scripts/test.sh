@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (make test, .ci/run): bootstrap, then
 #   1. ansible-test sanity  2. ansible-lint (production) + docs build  3. unit tests (pytest)
-#   4. integration targets against the sandbox, MESH_IT_JOBS at a time (default 3: the targets
-#      mostly wait on emulated provisioning and controllers, so three share the 2 cores well).
+#   4. integration targets against the sandbox, MESH_IT_JOBS at a time (default 3; they keep both cores
+#      busy, mostly with Ansible's per-task processes, so more lanes would not make them faster).
 # With no stage named, 1-3 run one after the other in a lane of their own beside 4 (their output in
 # .cache/test-STAGE.log); named stages, or MESH_TEST_SERIAL=1, run in order in the foreground.
 # At the end one table (stage or target, seconds, result) and the plain line `N passed, N failed`.
