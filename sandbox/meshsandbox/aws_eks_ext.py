@@ -58,6 +58,7 @@ class Lifecycle:
         self.on_cluster_create = on_cluster_create
         self.on_cluster_delete = on_cluster_delete
         self.errors = []
+        self.node_join_failures = []  # why node groups ended CREATE_FAILED NodeCreationFailure (status)
         self._failures = {}  # operation -> how many of its next calls fail asynchronously
         self._failures_lock = threading.Lock()
 
@@ -240,6 +241,159 @@ def _finish_update(obj, update, changes):
         obj.status = "ACTIVE"
 
 
+# ---------------------------------------------------------------- node join
+
+# Real EKS: a managed node group whose instances cannot reach the cluster's API server and the image
+# registry (ECR, whose layers are served from S3) ends CREATE_FAILED after ~20 minutes with this
+# health issue. The emulator decides it when the node group would become ACTIVE (after the ready
+# delay) from what moto's EC2 backend holds at that moment. The check has no switch: a network that
+# real EKS refuses is refused here too.
+NODE_JOIN_CODE = "NodeCreationFailure"
+NODE_JOIN_MESSAGE = "Instances failed to join the kubernetes cluster"
+# What nodes need without an internet path (AWS "private clusters"): ECR (api + dkr) and STS over
+# interface endpoints, EC2 for the VPC CNI (no IP addresses for pods -> the node never gets Ready),
+# and S3 (ECR's image layers) over a gateway endpoint on the subnet's route table.
+PRIVATE_INTERFACE_SERVICES = ("ecr.api", "ecr.dkr", "sts", "ec2")
+PRIVATE_GATEWAY_SERVICES = ("s3",)
+
+
+def _route_table_of(subnet_id, vpc_id, route_tables):
+    """The explicitly associated route table of the subnet, else the VPC's main one (or None)."""
+    for table in route_tables:
+        if subnet_id in table.get("subnet_ids", ()):
+            return table
+    for table in route_tables:
+        if table.get("vpc_id") == vpc_id and table.get("main"):
+            return table
+    return None
+
+
+def _default_target(table):
+    for route in (table or {}).get("routes", ()):
+        if route.get("destination") == "0.0.0.0/0":
+            return route.get("target")
+    return None
+
+
+def _igw_usable(igw_id, vpc_id, internet_gateways):
+    igw = internet_gateways.get(igw_id)
+    return igw is not None and igw.get("vpc_id") == vpc_id
+
+
+def node_join_problems(subnet_ids, subnets, route_tables, nat_gateways, internet_gateways,
+                       vpc_endpoints, endpoint_private_access, region):
+    """Why nodes launched in each of ``subnet_ids`` could not join the cluster: {subnet_id: reason}
+    (empty: every subnet gives its nodes a path). Plain data in, so it is testable without moto:
+
+    ``subnets``: {id: {"vpc_id", "map_public_ip_on_launch"}}; ``route_tables``: [{"id", "vpc_id",
+    "main", "subnet_ids", "routes": [{"destination", "target"}]}]; ``nat_gateways``: {id: {"state",
+    "subnet_id", "connectivity_type"}}; ``internet_gateways``: {id: {"vpc_id" (attached) or None}};
+    ``vpc_endpoints``: [{"vpc_id", "service_name", "type" (Interface/Gateway), "state",
+    "route_table_ids", "private_dns_enabled" (None: AWS's default, on)}].
+
+    A subnet gives a path when its route table sends 0.0.0.0/0 to an ``available`` public NAT
+    gateway that itself sits in a subnet routed to the VPC's attached internet gateway (private
+    subnet), or to the attached internet gateway with MapPublicIpOnLaunch on (public subnet), or
+    when the cluster has private endpoint access and the VPC has the endpoints in
+    PRIVATE_INTERFACE_SERVICES / PRIVATE_GATEWAY_SERVICES (the gateway one on the subnet's route
+    table). Rule for a node group over several subnets: EKS spreads instances over all of them and
+    the group fails when instances fail to join, so ONE subnet without a path fails the group.
+    """
+    problems = {}
+    for subnet_id in subnet_ids:
+        subnet = subnets.get(subnet_id)
+        if subnet is None:
+            problems[subnet_id] = "subnet does not exist"
+            continue
+        vpc_id = subnet.get("vpc_id")
+        table = _route_table_of(subnet_id, vpc_id, route_tables)
+        target = _default_target(table) or ""
+        reasons = []
+        if target.startswith("nat-"):
+            nat = nat_gateways.get(target)
+            if nat is None or nat.get("state") != "available":
+                reasons.append("its 0.0.0.0/0 route goes to NAT gateway %s, which is %s"
+                               % (target, "gone" if nat is None else nat.get("state")))
+            elif (nat.get("connectivity_type") or "public") != "public":
+                reasons.append("its 0.0.0.0/0 route goes to private NAT gateway %s" % target)
+            else:
+                nat_subnet = subnets.get(nat.get("subnet_id")) or {}
+                nat_target = _default_target(_route_table_of(nat.get("subnet_id"), nat_subnet.get("vpc_id"),
+                                                             route_tables)) or ""
+                if not (nat_target.startswith("igw-") and _igw_usable(nat_target, vpc_id, internet_gateways)):
+                    reasons.append("NAT gateway %s sits in subnet %s, which has no route to an attached "
+                                   "internet gateway" % (target, nat.get("subnet_id")))
+                else:
+                    continue
+        elif target.startswith("igw-"):
+            if not _igw_usable(target, vpc_id, internet_gateways):
+                reasons.append("its 0.0.0.0/0 route goes to internet gateway %s, which is not attached to %s"
+                               % (target, vpc_id))
+            elif not subnet.get("map_public_ip_on_launch"):
+                reasons.append("its 0.0.0.0/0 route goes to an internet gateway but MapPublicIpOnLaunch is off "
+                               "(instances get no public IP)")
+            else:
+                continue
+        else:
+            reasons.append("its route table %s has no 0.0.0.0/0 route to a NAT or internet gateway"
+                           % ((table or {}).get("id") or "(none)"))
+        if endpoint_private_access:
+            missing = []
+            for service in PRIVATE_INTERFACE_SERVICES + PRIVATE_GATEWAY_SERVICES:
+                name = "com.amazonaws.%s.%s" % (region, service)
+                gateway = service in PRIVATE_GATEWAY_SERVICES
+                if not any(e.get("vpc_id") == vpc_id and e.get("service_name") == name
+                           and e.get("state") == "available"
+                           and (e.get("type") or "").lower() == ("gateway" if gateway else "interface")
+                           and (table is not None and table.get("id") in (e.get("route_table_ids") or ())
+                                if gateway else e.get("private_dns_enabled") is not False)
+                           for e in vpc_endpoints):
+                    missing.append(name)
+            if not missing:
+                continue
+            reasons.append("the VPC endpoints for private access are incomplete (missing %s)" % ", ".join(missing))
+        else:
+            reasons.append("the cluster has no private endpoint access")
+        problems[subnet_id] = "; ".join(reasons)
+    return problems
+
+
+def _network_of(backend, cluster, subnet_ids):
+    """node_join_problems' inputs, read from moto's EC2 backend in this process."""
+    ec2 = _ec2(backend)
+    subnets = {}
+    for zone_subnets in list(ec2.subnets.values()):
+        for subnet in list(zone_subnets.values()):
+            subnets[subnet.id] = {"vpc_id": subnet.vpc_id,
+                                  "map_public_ip_on_launch": bool(subnet.map_public_ip_on_launch)}
+    route_tables = []
+    for table in list(ec2.route_tables.values()):
+        routes = []
+        for route in list(table.routes):
+            target = None
+            if route.nat_gateway is not None:
+                target = route.nat_gateway.id
+            elif route.gateway is not None:
+                target = route.gateway.id
+            routes.append({"destination": route.destination_cidr_block, "target": target})
+        route_tables.append({"id": table.id, "vpc_id": table.vpc_id, "main": table.main_association_id is not None,
+                             "subnet_ids": [t for t in list(table._associations.values()) if t.startswith("subnet-")],
+                             "routes": routes})
+    # moto keeps ConnectivityType None when the call left it out; AWS's default is public
+    nat_gateways = {n.id: {"state": n.state, "subnet_id": n.subnet_id,
+                           "connectivity_type": n.connectivity_type or "public"}
+                    for n in list(ec2.nat_gateways.values())}
+    internet_gateways = {g.id: {"vpc_id": g.vpc.id if g.vpc else None}
+                         for g in list(ec2.internet_gateways.values())}
+    endpoints = [{"vpc_id": e.vpc_id, "service_name": e.service_name, "type": e.vpc_endpoint_type,
+                  "state": e.state, "route_table_ids": list(e.route_table_ids or []),
+                  "private_dns_enabled": e.private_dns_enabled}
+                 for e in list(ec2.vpc_end_points.values())]
+    private = bool((cluster.resources_vpc_config or {}).get("endpointPrivateAccess"))
+    return node_join_problems(subnet_ids, subnets, route_tables, nat_gateways, internet_gateways, endpoints,
+                              private, backend.region_name)
+
+
 # ---------------------------------------------------------------- backend methods
 
 _orig = {}
@@ -373,12 +527,28 @@ def create_nodegroup(self, cluster_name, nodegroup_name, **kw):
 
     inject_failure = LIFECYCLE.take_failure("CreateNodegroup")
 
-    def active(ng=nodegroup):
-        if ng.status == "CREATING":
-            ng.status = "CREATE_FAILED" if inject_failure else "ACTIVE"
-            if inject_failure:
-                ng.health = {"issues": [{"code": "AsgInstanceLaunchFailures", "resourceIds": [ng.nodegroup_name],
-                                         "message": "Instances failed to launch (injected fault)"}]}
+    def active(ng=nodegroup, backend=self, cluster=cluster):
+        if ng.status != "CREATING":
+            return
+        if inject_failure:
+            ng.status = "CREATE_FAILED"
+            ng.health = {"issues": [{"code": "AsgInstanceLaunchFailures", "resourceIds": [ng.nodegroup_name],
+                                     "message": "Instances failed to launch (injected fault)"}]}
+            return
+        try:
+            problems = _network_of(backend, cluster, list(ng.subnets or []))
+        except Exception as exc:  # the check cannot run: the node group fails with the reason
+            problems = {"(emulator)": "the node join check could not read the network: %s" % exc}
+        if problems:
+            # resourceIds: the subnets whose instances would not join (the emulator runs no instances);
+            # the reasons go to /_sandbox/status (node_join_failures), the message stays EKS's own
+            ng.status = "CREATE_FAILED"
+            ng.health = {"issues": [{"code": NODE_JOIN_CODE, "message": NODE_JOIN_MESSAGE,
+                                     "resourceIds": sorted(problems)}]}
+            LIFECYCLE.node_join_failures.append({"cluster": cluster.name, "nodegroup": ng.nodegroup_name,
+                                                 "subnets": dict(problems)})
+            return
+        ng.status = "ACTIVE"
 
     LIFECYCLE.later(LIFECYCLE.ready_delay, active)
     return nodegroup

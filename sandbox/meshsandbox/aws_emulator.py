@@ -506,6 +506,7 @@ class AWSEmulator:
                                                     cluster.nodegroups.items()}})
         return {"endpoint_url": self.endpoint_url, "clusters": clusters,
                 "errors": list(self.lifecycle.errors), "faults": self.faults.snapshot(),
+                "node_join_failures": list(self.lifecycle.node_join_failures),
                 "credentials_file": self.credentials_file, "profile": PROFILE}
 
     def make_app(self):

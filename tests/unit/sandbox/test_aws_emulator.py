@@ -48,7 +48,40 @@ def net(session, emu):
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.%d.0/24" % i, AvailabilityZone=REGION + z)["Subnet"]["SubnetId"]
                for i, z in enumerate("ab")]
     role = iam.create_role(RoleName="eks", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    # nodes in these subnets reach EKS and ECR through a NAT gateway (else node groups end CREATE_FAILED)
+    nat_path(ec2, vpc, public_subnet(ec2, vpc, "10.9.100.0/24", igw=attached_igw(ec2, vpc)), main_table(ec2, vpc))
     return {"vpc": vpc, "subnets": subnets, "role": role}
+
+
+def attached_igw(ec2, vpc):
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    return igw
+
+
+def public_subnet(ec2, vpc, cidr, igw, zone="a", map_public=True):
+    """A subnet with its own route table whose default route goes to the internet gateway."""
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=REGION + zone)["Subnet"]["SubnetId"]
+    if map_public:
+        ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    return subnet
+
+
+def main_table(ec2, vpc):
+    (table,) = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                  {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+    return table["RouteTableId"]
+
+
+def nat_path(ec2, vpc, nat_subnet, table):
+    """A NAT gateway (with an EIP) in nat_subnet; table's default route goes to it."""
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=nat_subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    return nat
 
 
 def wait_status(fn, status, timeout=5):
@@ -283,3 +316,159 @@ def test_runtime_delays(emu):
         assert json.load(resp)["ready_delay"] == 0.4
     assert emu.lifecycle.ready_delay == 0.4
     emu.lifecycle.ready_delay = 0.3
+
+
+# ---------------------------------------------------------------- node join (issue 15)
+
+def node_group_outcome(eks, cluster, nodegroup, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ng = eks.describe_nodegroup(clusterName=cluster, nodegroupName=nodegroup)["nodegroup"]
+        if ng["status"] != "CREATING":
+            return ng
+        time.sleep(0.05)
+    raise AssertionError("node group %s stayed CREATING" % nodegroup)
+
+
+@pytest.fixture(scope="module")
+def role_shape(session, emu, net):
+    """The network roles/eks_cluster builds today: a VPC, public subnets (MapPublicIpOnLaunch) routed to an
+    internet gateway, private subnets on the main route table (no NAT gateway), and a cluster on all four."""
+    ec2 = c(session, emu, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+    igw = attached_igw(ec2, vpc)
+    public = [public_subnet(ec2, vpc, "10.60.%d.0/20" % (16 * i), igw, zone) for i, zone in enumerate("ab")]
+    private = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.%d.0/20" % (128 + 16 * i),
+                                 AvailabilityZone=REGION + zone)["Subnet"]["SubnetId"] for i, zone in enumerate("ab")]
+    eks = c(session, emu, "eks")
+    eks.create_cluster(name="shape", version="1.32", roleArn=net["role"],
+                       resourcesVpcConfig={"subnetIds": public + private})
+    wait_status(lambda: eks.describe_cluster(name="shape")["cluster"]["status"], "ACTIVE")
+    return {"ec2": ec2, "eks": eks, "vpc": vpc, "igw": igw, "public": public, "private": private, "role": net["role"]}
+
+
+def new_group(shape, name, subnets, cluster="shape"):
+    shape["eks"].create_nodegroup(clusterName=cluster, nodegroupName=name, nodeRole=shape["role"], subnets=subnets,
+                                  scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1})
+    return node_group_outcome(shape["eks"], cluster, name)
+
+
+def assert_join_failure(ng, subnets):
+    assert ng["status"] == "CREATE_FAILED"
+    assert ng["health"]["issues"] == [{"code": "NodeCreationFailure",
+                                       "message": "Instances failed to join the kubernetes cluster",
+                                       "resourceIds": sorted(subnets)}]
+
+
+def test_node_join_role_network_private_subnets_without_nat_fail(emu, role_shape):
+    ng = new_group(role_shape, "private-no-nat", role_shape["private"])
+    assert_join_failure(ng, role_shape["private"])
+    (why,) = [f for f in emu.status()["node_join_failures"] if f["nodegroup"] == "private-no-nat"]
+    assert "no 0.0.0.0/0 route" in why["subnets"][role_shape["private"][0]]
+    assert "no private endpoint access" in why["subnets"][role_shape["private"][0]]
+
+
+def test_node_join_public_subnets_with_igw_and_public_ips_go_active(role_shape):
+    assert new_group(role_shape, "public", role_shape["public"])["status"] == "ACTIVE"
+
+
+def test_node_join_public_subnet_without_map_public_ip_fails(role_shape):
+    ec2 = role_shape["ec2"]
+    no_ip = public_subnet(ec2, role_shape["vpc"], "10.60.64.0/20", role_shape["igw"], map_public=False)
+    ng = new_group(role_shape, "public-no-ip", [role_shape["public"][0], no_ip])
+    assert_join_failure(ng, [no_ip])  # one subnet without a path fails the whole group
+
+
+def test_node_join_private_subnets_with_nat_go_active_until_the_nat_is_deleted(role_shape):
+    ec2, vpc = role_shape["ec2"], role_shape["vpc"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.%d.0/20" % (160 + 16 * i),
+                                 AvailabilityZone=REGION + zone)["Subnet"]["SubnetId"] for i, zone in enumerate("ab")]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    for subnet in subnets:
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    nat = nat_path(ec2, vpc, role_shape["public"][0], table)
+    assert new_group(role_shape, "private-nat", subnets)["status"] == "ACTIVE"
+    ec2.delete_nat_gateway(NatGatewayId=nat)
+    assert_join_failure(new_group(role_shape, "private-nat-deleted", subnets), subnets)
+
+
+def test_node_join_private_endpoint_with_vpc_endpoints_goes_active(session, emu, role_shape):
+    ec2, eks, vpc = role_shape["ec2"], role_shape["eks"], role_shape["vpc"]
+    private = role_shape["private"]
+    eks.create_cluster(name="private-ep", version="1.32", roleArn=role_shape["role"],
+                       resourcesVpcConfig={"subnetIds": private, "endpointPrivateAccess": True,
+                                           "endpointPublicAccess": False})
+    wait_status(lambda: eks.describe_cluster(name="private-ep")["cluster"]["status"], "ACTIVE")
+    endpoint_ids = [ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Interface", SubnetIds=private,
+                                            ServiceName="com.amazonaws.%s.%s" % (REGION, service),
+                                            PrivateDnsEnabled=True)["VpcEndpoint"]["VpcEndpointId"]
+                    for service in ("ecr.api", "ecr.dkr", "sts", "ec2")]
+    # without the S3 gateway endpoint (ECR's image layers) the nodes cannot pull their images
+    assert_join_failure(new_group(role_shape, "ep-no-s3", private, cluster="private-ep"), private)
+    ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Gateway", ServiceName="com.amazonaws.%s.s3" % REGION,
+                            RouteTableIds=[main_table(ec2, vpc)])
+    assert new_group(role_shape, "ep", private, cluster="private-ep")["status"] == "ACTIVE"
+    # the same subnets on a cluster without private endpoint access: no path (role_shape's cluster)
+    assert_join_failure(new_group(role_shape, "ep-public-cluster", private), private)
+    ec2.delete_vpc_endpoints(VpcEndpointIds=endpoint_ids[:1])
+    assert_join_failure(new_group(role_shape, "ep-no-ecr-api", private, cluster="private-ep"), private)
+
+
+def public_nat_net(nat_state="available", map_public=False, private_access=False, endpoints=()):
+    """node_join_problems' plain inputs: subnet-priv on rtb-priv (0.0.0.0/0 -> nat-1), nat-1 in subnet-pub
+    (rtb-pub: 0.0.0.0/0 -> igw-1, attached)."""
+    return dict(
+        subnet_ids=["subnet-priv"],
+        subnets={"subnet-priv": {"vpc_id": "vpc-1", "map_public_ip_on_launch": map_public},
+                 "subnet-pub": {"vpc_id": "vpc-1", "map_public_ip_on_launch": True}},
+        route_tables=[{"id": "rtb-main", "vpc_id": "vpc-1", "main": True, "subnet_ids": [], "routes": []},
+                      {"id": "rtb-priv", "vpc_id": "vpc-1", "main": False, "subnet_ids": ["subnet-priv"],
+                       "routes": [{"destination": "0.0.0.0/0", "target": "nat-1"}]},
+                      {"id": "rtb-pub", "vpc_id": "vpc-1", "main": False, "subnet_ids": ["subnet-pub"],
+                       "routes": [{"destination": "0.0.0.0/0", "target": "igw-1"}]}],
+        nat_gateways={"nat-1": {"state": nat_state, "subnet_id": "subnet-pub", "connectivity_type": "public"}},
+        internet_gateways={"igw-1": {"vpc_id": "vpc-1"}},
+        vpc_endpoints=list(endpoints), endpoint_private_access=private_access, region=REGION)
+
+
+@pytest.mark.parametrize("state", ["pending", "deleting", "deleted", "failed"])
+def test_node_join_check_nat_gateway_not_available_fails(state):
+    from meshsandbox.aws_eks_ext import node_join_problems
+    assert node_join_problems(**public_nat_net()) == {}
+    problems = node_join_problems(**public_nat_net(nat_state=state))
+    assert list(problems) == ["subnet-priv"] and "which is %s" % state in problems["subnet-priv"]
+
+
+def test_node_join_check_nat_gateway_needs_its_own_internet_route():
+    from meshsandbox.aws_eks_ext import node_join_problems
+    net = public_nat_net()
+    net["internet_gateways"]["igw-1"]["vpc_id"] = None  # detached
+    assert "no route to an attached internet gateway" in node_join_problems(**net)["subnet-priv"]
+    net = public_nat_net()
+    net["route_tables"][1]["subnet_ids"] = []  # subnet-priv falls back to the main table: no default route
+    assert "rtb-main has no 0.0.0.0/0 route" in node_join_problems(**net)["subnet-priv"]
+
+
+def test_node_join_check_endpoints_must_be_complete_available_and_in_the_region():
+    from meshsandbox.aws_eks_ext import node_join_problems
+
+    def endpoint(service, kind="Interface", **kw):
+        return dict({"vpc_id": "vpc-1", "service_name": "com.amazonaws.%s.%s" % (REGION, service), "type": kind,
+                     "state": "available", "route_table_ids": ["rtb-priv"] if kind == "Gateway" else [],
+                     "private_dns_enabled": None}, **kw)
+
+    full = [endpoint(s) for s in ("ecr.api", "ecr.dkr", "sts", "ec2")] + [endpoint("s3", "Gateway")]
+    assert node_join_problems(**public_nat_net(nat_state="deleted", private_access=True, endpoints=full)) == {}
+    # the endpoints without private endpoint access on the cluster do not help
+    assert "no private endpoint access" in node_join_problems(
+        **public_nat_net(nat_state="deleted", endpoints=full))["subnet-priv"]
+    for broken, missing in ((dict(state="pending"), "sts"), (dict(private_dns_enabled=False), "sts"),
+                            (dict(vpc_id="vpc-2"), "sts"),
+                            (dict(service_name="com.amazonaws.us-east-1.sts"), "sts")):
+        endpoints = [endpoint(s, **(broken if s == "sts" else {})) for s in ("ecr.api", "ecr.dkr", "sts", "ec2")]
+        problems = node_join_problems(**public_nat_net(nat_state="deleted", private_access=True,
+                                                       endpoints=endpoints + [endpoint("s3", "Gateway")]))
+        assert "missing com.amazonaws.%s.%s" % (REGION, missing) in problems["subnet-priv"], broken
+    s3_elsewhere = full[:-1] + [endpoint("s3", "Gateway", route_table_ids=["rtb-pub"])]
+    assert "missing com.amazonaws.%s.s3" % REGION in node_join_problems(
+        **public_nat_net(nat_state="deleted", private_access=True, endpoints=s3_elsewhere))["subnet-priv"]
