@@ -492,6 +492,32 @@ def _taints(taints):
                   key=lambda t: (t["key"] or "", t["effect"] or "", t["value"] or ""))
 
 
+NODE_JOIN_HINT = ("nodes join only with a path from their subnets to the EKS API and the image registry: a 0.0.0.0/0 "
+                  "route to a NAT gateway (private subnets), to an internet gateway with public IPs mapped on launch "
+                  "(public subnets), or private endpoint access with VPC endpoints for ecr.api, ecr.dkr, sts, ec2 and s3")
+
+
+def nodegroup_issues(issues):
+    """A node group's ``health.issues`` in one line: code, message and the resources each names, and for
+    NodeCreationFailure what the nodes need to join (EKS itself only says they failed to)."""
+    if not issues:
+        return "no details"
+    parts = []
+    for issue in issues:
+        text = "%s: %s" % (issue.get("code") or "unknown", issue.get("message") or "")
+        if issue.get("resourceIds"):
+            text += " (%s)" % ", ".join(issue["resourceIds"])
+        parts.append(text)
+    if any(i.get("code") == "NodeCreationFailure" for i in issues):
+        parts.append(NODE_JOIN_HINT)
+    return "; ".join(parts)
+
+
+def health_issues(issues):
+    """``health.issues`` in snake_case, for a module result."""
+    return [camel_dict_to_snake_dict(i) for i in issues or []]
+
+
 def nodegroup_view(nodegroup):
     scaling = nodegroup.get("scalingConfig") or {}
     return {
@@ -692,6 +718,7 @@ def plan_update(before, after):
     """The calls that turn view ``before`` into view ``after`` (a pure function).
 
     Returns ``{"errors": [...], "steps": [{"call": <EKS operation>, "args": {...}, "what": ...}]}``.
+    A node group in CREATE_FAILED is deleted (``wait_gone``: before the next step) and created again.
     ``errors`` names every option EKS cannot change in place (role_arn, subnets, security_groups,
     node group instance types, AMI, disk, role and subnets), and version skips or downgrades:
     such a plan must not run at all. Steps run one at a time (EKS runs one update per cluster):
@@ -754,6 +781,14 @@ def plan_update(before, after):
     for group_name in sorted(want_groups):
         want, have = want_groups[group_name], have_groups.get(group_name)
         if have is None:
+            steps.append({"call": "create_nodegroup", "args": nodegroup_create_args(name, want),
+                          "what": "create node group %s" % group_name})
+            continue
+        if have["status"] == "CREATE_FAILED":
+            # EKS keeps a node group that failed to create (its nodes never joined, say) and never retries it:
+            # the only way on is to delete it and create it again - with the options as they are now.
+            steps.append({"call": "delete_nodegroup", "args": {"clusterName": name, "nodegroupName": group_name},
+                          "what": "delete node group %s (CREATE_FAILED)" % group_name, "wait_gone": True})
             steps.append({"call": "create_nodegroup", "args": nodegroup_create_args(name, want),
                           "what": "create node group %s" % group_name})
             continue

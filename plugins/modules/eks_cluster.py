@@ -383,6 +383,17 @@ diff:
   description: The cluster view before and after (credentials never shown), in diff mode.
   returned: when diff mode is on
   type: dict
+health_issues:
+  description:
+    - The health issues of a node group that ended C(CREATE_FAILED), C(DEGRADED) or C(DELETE_FAILED) (the module
+      failed). C(NodeCreationFailure) means its instances did not join the cluster, mostly because their subnets
+      have no path to the EKS API and the image registry. A later run deletes a C(CREATE_FAILED) node group and
+      creates it again.
+  returned: when a node group failed
+  type: list
+  elements: dict
+  sample: [{"code": "NodeCreationFailure", "message": "Instances failed to join the kubernetes cluster",
+            "resource_ids": ["subnet-0a1b2c3d"]}]
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -511,8 +522,8 @@ class EksCluster(object):
             current = found["nodegroup"]["status"]
             if current in ("CREATE_FAILED", "DEGRADED", "DELETE_FAILED"):
                 issues = (found["nodegroup"].get("health") or {}).get("issues") or []
-                self.fail("node group %s is %s: %s" % (group_name, current, "; ".join(
-                    i.get("message", "") for i in issues) or "no details"))
+                self.fail("node group %s is %s: %s" % (group_name, current, aws.nodegroup_issues(issues)),
+                          health_issues=aws.health_issues(issues))
             return current == status
 
         self._wait_until(probe, "node group %s to become %s" % (group_name, status))
@@ -628,7 +639,10 @@ class EksCluster(object):
                 created_groups.append(step["args"]["nodegroupName"])
             elif call == "delete_nodegroup":
                 self.eks.call_or_none(call, **step["args"])
-                deleted_groups.append(step["args"]["nodegroupName"])
+                if step.get("wait_gone"):  # a failed group, created again by the next step under its name
+                    self.wait_nodegroup(step["args"]["nodegroupName"], "gone")
+                else:
+                    deleted_groups.append(step["args"]["nodegroupName"])
             else:  # tag_resource / untag_resource
                 self.eks.call(call, **step["args"])
         if self.params["wait"]:

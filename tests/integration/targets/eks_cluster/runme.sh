@@ -43,7 +43,7 @@ export ANSIBLE_COLLECTIONS_PATH="$REPO/.cache/collections"
 [ -e "$REPO/.cache/collections/ansible_collections/multicloud/mesh" ] || {
     echo "eks_cluster: multicloud.mesh is not linked under .cache/collections: run scripts/bootstrap.sh" >&2; exit 1; }
 cd "$HERE"
-for playbook in ${MESH_EKS_PLAYBOOKS:-playbook.yml role.yml}; do
+for playbook in ${MESH_EKS_PLAYBOOKS:-playbook.yml node_join.yml role.yml}; do
     "$REPO/.venv/bin/ansible-playbook" -i localhost, -c local "$playbook" \
         -e ansible_python_interpreter="$PY" -e mesh_sandbox_home="$MESH_SANDBOX_HOME" "$@"
 done

@@ -458,3 +458,30 @@ def test_support_type_defaults_to_standard_on_create_and_changes_in_place():
                                 "args": {"name": "mesh-1", "upgradePolicy": {"supportType": "EXTENDED"}},
                                 "what": "support type STANDARD -> EXTENDED"}]
     assert plan(params(), cluster=api_cluster(upgradePolicy={"supportType": "EXTENDED"}))["steps"] == []
+
+
+# ------------------------------------------------------------------------------------------ failed node groups
+
+def test_plan_replaces_a_node_group_that_failed_to_create():
+    failed = api_group(status="CREATE_FAILED", subnets=["subnet-old"])
+    out = plan(params(node_groups=[group(subnets=["subnet-a", "subnet-b"])]), groups=[failed])
+    assert out["errors"] == []  # its subnets may change: it is created anew
+    calls = [(s["call"], s.get("wait_gone", False)) for s in out["steps"]]
+    assert calls == [("delete_nodegroup", True), ("create_nodegroup", False)]
+    assert out["steps"][1]["args"]["subnets"] == ["subnet-a", "subnet-b"]
+    assert out["steps"][0]["what"] == "delete node group default (CREATE_FAILED)"
+
+
+def test_plan_keeps_an_active_node_group_on_a_rerun():
+    assert plan(params(node_groups=[group()]), groups=[api_group()])["steps"] == []
+
+
+def test_node_creation_failure_names_subnets_and_what_nodes_need():
+    text = aws.nodegroup_issues([{"code": "NodeCreationFailure", "message": "Instances failed to join the kubernetes "
+                                  "cluster", "resourceIds": ["subnet-1", "subnet-2"]}])
+    assert text.startswith("NodeCreationFailure: Instances failed to join the kubernetes cluster (subnet-1, subnet-2); ")
+    assert "NAT gateway" in text and "ecr.api" in text
+    assert aws.nodegroup_issues([]) == "no details"
+    other = aws.nodegroup_issues([{"code": "AsgInstanceLaunchFailures", "message": "no capacity"}])
+    assert other == "AsgInstanceLaunchFailures: no capacity"
+    assert aws.health_issues([{"code": "X", "resourceIds": ["i-1"]}]) == [{"code": "X", "resource_ids": ["i-1"]}]

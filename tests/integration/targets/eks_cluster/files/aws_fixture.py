@@ -4,8 +4,11 @@ and checks of what the emulator holds. Credentials, region and endpoint come fro
 environment variables that runme.sh exports.
 
   aws_fixture.py setup PREFIX        -> JSON {vpc_id, subnet_ids, cluster_role_arn, node_role_arn}
-  aws_fixture.py inventory CLUSTER   -> JSON {clusters, nodegroups, elbs, vpcs, subnets, igws, roles}
-                                        (subnets and internet gateways tagged mesh-cluster=CLUSTER)
+  aws_fixture.py setup-isolated PREFIX -> the same, but the subnets have no path out (node groups fail to join)
+  aws_fixture.py open PREFIX         -> gives those subnets a path: internet gateway, route, public IPs
+  aws_fixture.py inventory CLUSTER   -> JSON {clusters, nodegroups, elbs, vpcs, subnets, igws, nat_gateways, eips,
+                                        route_tables, roles} (all but clusters, elbs, vpcs and roles: tagged
+                                        mesh-cluster=CLUSTER)
   aws_fixture.py teardown PREFIX     -> deletes what setup made
 """
 import json
@@ -23,7 +26,9 @@ def clients():
     return boto3.client("ec2", **kw), boto3.client("iam", **kw), boto3.client("eks", **kw), boto3.client("elb", **kw)
 
 
-def setup(prefix):
+def setup(prefix, isolated=False):
+    """A VPC with two subnets (a route to an internet gateway and public IPs on launch, unless ``isolated``:
+    then no path out, and node groups on them end CREATE_FAILED) and the two IAM roles."""
     ec2, iam, _eks, _elb = clients()
     region = ec2.meta.region_name
     tags = [{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": prefix}]}]
@@ -35,6 +40,8 @@ def setup(prefix):
         ids = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.%d.0/24" % i,
                                  AvailabilityZone=region + zone)["Subnet"]["SubnetId"]
                for i, zone in enumerate("ab")]
+    if not isolated:
+        open_path(prefix)
     arns = {}
     for kind in ("cluster", "node"):
         name = "%s-%s" % (prefix, kind)
@@ -44,6 +51,26 @@ def setup(prefix):
             arns[kind] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     return {"vpc_id": vpc, "subnet_ids": sorted(ids), "cluster_role_arn": arns["cluster"],
             "node_role_arn": arns["node"]}
+
+
+def open_path(prefix):
+    """Give the subnets of the VPC named ``prefix`` a path out: an attached internet gateway, a route table with
+    0.0.0.0/0 to it, and public IPs on launch (a public subnet, as EKS needs for nodes there)."""
+    ec2 = clients()[0]
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [prefix]}])["Vpcs"][0]["VpcId"]
+    igws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"]
+    if igws:
+        igw = igws[0]["InternetGatewayId"]
+    else:
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])
+    for subnet in subnets:
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+    return {"vpc_id": vpc, "internet_gateway_id": igw, "route_table_id": table, "subnet_ids": subnets}
 
 
 def inventory(cluster):
@@ -56,6 +83,14 @@ def inventory(cluster):
             "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")],
             "subnets": [s["SubnetId"] for s in ec2.describe_subnets(Filters=tagged)["Subnets"]],
             "igws": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=tagged)["InternetGateways"]],
+            "nat_gateways": {n["NatGatewayId"]: {"state": n["State"], "subnet_id": n["SubnetId"]}
+                             for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]},
+            "eips": [a["AllocationId"] for a in ec2.describe_addresses(Filters=tagged)["Addresses"]],
+            "route_tables": {t["RouteTableId"]: {
+                "subnets": sorted(a["SubnetId"] for a in t.get("Associations", []) if a.get("SubnetId")),
+                "default_route": [r.get("NatGatewayId") or r.get("GatewayId") for r in t.get("Routes", [])
+                                  if r.get("DestinationCidrBlock") == "0.0.0.0/0"]}
+                for t in ec2.describe_route_tables(Filters=tagged)["RouteTables"]},
             "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]]}
 
 
@@ -67,7 +102,18 @@ def teardown(prefix):
         except iam.exceptions.NoSuchEntityException:
             pass
     for vpc in ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [prefix]}])["Vpcs"]:
-        for sub in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]:
+        in_vpc = [{"Name": "vpc-id", "Values": [vpc["VpcId"]]}]
+        for table in ec2.describe_route_tables(Filters=in_vpc)["RouteTables"]:
+            if any(a.get("Main") for a in table.get("Associations", [])):
+                continue
+            for assoc in table.get("Associations", []):
+                ec2.disassociate_route_table(AssociationId=assoc["RouteTableAssociationId"])
+            ec2.delete_route_table(RouteTableId=table["RouteTableId"])
+        for igw in ec2.describe_internet_gateways(
+                Filters=[{"Name": "attachment.vpc-id", "Values": [vpc["VpcId"]]}])["InternetGateways"]:
+            ec2.detach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=vpc["VpcId"])
+            ec2.delete_internet_gateway(InternetGatewayId=igw["InternetGatewayId"])
+        for sub in ec2.describe_subnets(Filters=in_vpc)["Subnets"]:
             ec2.delete_subnet(SubnetId=sub["SubnetId"])
         ec2.delete_vpc(VpcId=vpc["VpcId"])
     return {"deleted": prefix}
@@ -75,4 +121,5 @@ def teardown(prefix):
 
 if __name__ == "__main__":
     action, arg = sys.argv[1], sys.argv[2]
-    print(json.dumps({"setup": setup, "inventory": inventory, "teardown": teardown}[action](arg)))
+    print(json.dumps({"setup": setup, "setup-isolated": lambda prefix: setup(prefix, isolated=True),
+                      "open": open_path, "inventory": inventory, "teardown": teardown}[action](arg)))
