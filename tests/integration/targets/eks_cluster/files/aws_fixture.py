@@ -73,6 +73,12 @@ def open_path(prefix):
     return {"vpc_id": vpc, "internet_gateway_id": igw, "route_table_id": table, "subnet_ids": subnets}
 
 
+def _table(table):
+    return {"subnets": sorted(a["SubnetId"] for a in table.get("Associations", []) if a.get("SubnetId")),
+            "default_route": [r.get("NatGatewayId") or r.get("GatewayId") for r in table.get("Routes", [])
+                              if r.get("DestinationCidrBlock") == "0.0.0.0/0"]}
+
+
 def inventory(cluster):
     ec2, iam, eks, elb = clients()
     clusters = eks.list_clusters()["clusters"]
@@ -86,11 +92,7 @@ def inventory(cluster):
             "nat_gateways": {n["NatGatewayId"]: {"state": n["State"], "subnet_id": n["SubnetId"]}
                              for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]},
             "eips": [a["AllocationId"] for a in ec2.describe_addresses(Filters=tagged)["Addresses"]],
-            "route_tables": {t["RouteTableId"]: {
-                "subnets": sorted(a["SubnetId"] for a in t.get("Associations", []) if a.get("SubnetId")),
-                "default_route": [r.get("NatGatewayId") or r.get("GatewayId") for r in t.get("Routes", [])
-                                  if r.get("DestinationCidrBlock") == "0.0.0.0/0"]}
-                for t in ec2.describe_route_tables(Filters=tagged)["RouteTables"]},
+            "route_tables": {t["RouteTableId"]: _table(t) for t in ec2.describe_route_tables(Filters=tagged)["RouteTables"]},
             "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]]}
 
 
