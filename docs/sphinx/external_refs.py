@@ -12,6 +12,7 @@ DOCSITE = "https://docs.ansible.com/ansible/latest"
 KNOWN = {
     "common_return_values": ("Common return values", DOCSITE + "/reference_appendices/common_return_values.html"),
     "ansible_configuration_settings": ("Ansible configuration settings", DOCSITE + "/reference_appendices/config.html"),
+    "action_plugins": ("Action plugins", DOCSITE + "/plugins/action.html"),
 }
 PLUGIN = re.compile(r"^ansible_collections\.([a-z0-9_]+)\.([a-z0-9_]+)\.([a-z0-9_]+)_(module|role|[a-z]+)$")
 REF = re.compile(r":ref:`(?:[^`<]*<)?([^`<>]+)>?`")

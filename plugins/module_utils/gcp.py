@@ -256,8 +256,9 @@ class GkeClient:
     """The GKE v1 calls of one project/location."""
 
     def __init__(self, session, project, location, endpoint=None, timeout=600, poll_interval=2.0,
-                 request_timeout=60, warn=None):
+                 request_timeout=60, warn=None, progress=None):
         self.session = session
+        self.progress = progress  # a module_utils.progress.Progress, noted on every poll of an operation
         self.project = project
         self.location = location
         self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
@@ -427,6 +428,10 @@ class GkeClient:
 
     def _done(self, name):
         op = self.get_operation(name)
+        if self.progress is not None and op.get("status") != "DONE":
+            target = (op.get("targetLink") or "").split("/projects/")[-1]
+            self.progress.note("GKE %s of %s" % (op.get("operationType", "operation"),
+                                                 "/".join(target.split("/")[-2:]) or name), op.get("status"))
         return op if op.get("status") == "DONE" else None
 
     def running_operations(self, cluster):

@@ -27,6 +27,7 @@ author:
   - multicloud.mesh developers (@multicloud)
 extends_documentation_fragment:
   - multicloud.mesh.aws
+  - multicloud.mesh.progress
 attributes:
   check_mode:
     support: full
@@ -399,6 +400,7 @@ health_issues:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.multicloud.mesh.plugins.module_utils import aws
+from ansible_collections.multicloud.mesh.plugins.module_utils.progress import Progress
 from ansible_collections.multicloud.mesh.plugins.module_utils.retry import WaitTimeout, wait_until
 
 UPDATE_DONE = ("Successful", "Failed", "Cancelled")
@@ -447,6 +449,7 @@ def argument_spec():
         wait_timeout=dict(type="int", default=1800),
         kubeconfig=dict(type="path"),
         kubeconfig_auth=dict(type="str", choices=["exec", "token"], default="exec"),
+        progress_file=dict(type="path"),
     )
     return spec
 
@@ -459,6 +462,7 @@ class EksCluster(object):
         self.changes = []
         self.session = None
         self.eks = None
+        self.progress = Progress(module.params.get("progress_file"))
 
     def fail(self, msg, **kwargs):
         self.module.fail_json(msg=msg, changed=self.changed, changes=self.changes, **kwargs)
@@ -487,20 +491,15 @@ class EksCluster(object):
             if found is None:
                 return status == "gone"
             current = found["cluster"]["status"]
+            self.progress.note("cluster %s" % name, current)
             if current == "FAILED":
                 issues = (found["cluster"].get("health") or {}).get("issues") or []
                 self.fail("cluster %s is FAILED: %s" % (name, "; ".join(i.get("message", "") for i in issues)
                                                         or "no details"))
             return current == status
 
-        if status == "gone":
-            self.eks.wait("cluster_deleted", self._timeout(), delay=self._delay(), name=name)
-        elif status == "ACTIVE":
-            self._wait_until(probe, "cluster %s to become ACTIVE" % name)
-
-    def _delay(self):
-        # EKS takes minutes; the sandbox seconds. Poll often enough for both.
-        return 5 if self._timeout() >= 60 else 1
+        # a probe, not boto3's cluster_deleted waiter: a deletion of many minutes shows its progress too
+        self._wait_until(probe, "cluster %s to %s" % (name, "be deleted" if status == "gone" else "become " + status))
 
     def _wait_until(self, probe, what):
         try:
@@ -510,23 +509,24 @@ class EksCluster(object):
 
     def wait_nodegroup(self, group_name, status):
         name = self.params["name"]
-        if status == "gone":
-            self.eks.wait("nodegroup_deleted", self._timeout(), delay=self._delay(),
-                          clusterName=name, nodegroupName=group_name)
-            return
 
         def probe():
             found = self.eks.call_or_none("describe_nodegroup", clusterName=name, nodegroupName=group_name)
             if found is None:
+                if status == "gone":
+                    return True
                 self.fail("node group %s disappeared while waiting for it" % group_name)
             current = found["nodegroup"]["status"]
+            self.progress.note("node group %s" % group_name, current)
+            if status == "gone" and current != "DELETE_FAILED":
+                return False
             if current in ("CREATE_FAILED", "DEGRADED", "DELETE_FAILED"):
                 issues = (found["nodegroup"].get("health") or {}).get("issues") or []
                 self.fail("node group %s is %s: %s" % (group_name, current, aws.nodegroup_issues(issues)),
                           health_issues=aws.health_issues(issues))
             return current == status
 
-        self._wait_until(probe, "node group %s to become %s" % (group_name, status))
+        self._wait_until(probe, "node group %s to %s" % (group_name, "be deleted" if status == "gone" else "become " + status))
 
     def wait_update(self, update, group_name=None):
         name = self.params["name"]
@@ -536,6 +536,8 @@ class EksCluster(object):
 
         def probe():
             found = self.eks.call("describe_update", **kwargs)["update"]
+            self.progress.note("%s update %s (%s)" % ("node group " + group_name if group_name else "cluster " + name,
+                                                      update["id"], update.get("type", "?")), found["status"])
             return found if found["status"] in UPDATE_DONE else None
 
         try:

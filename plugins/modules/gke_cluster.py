@@ -227,6 +227,7 @@ options:
     default: exec
 extends_documentation_fragment:
   - multicloud.mesh.gcp
+  - multicloud.mesh.progress
 notes:
   - Supports check mode (no mutating call is made) and diff mode (the managed settings before and after).
   - The module only reads and writes through the GKE API; it never runs C(gcloud) or C(kubectl).
@@ -379,6 +380,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.multicloud.mesh.plugins.module_utils import gcp
 from ansible_collections.multicloud.mesh.plugins.module_utils.kubeconfig import redact, write_kubeconfig
+from ansible_collections.multicloud.mesh.plugins.module_utils.progress import Progress
 
 
 def argument_spec():
@@ -423,6 +425,7 @@ def argument_spec():
         kubeconfig=dict(type="path"),
         kubeconfig_auth=dict(type="str", choices=["exec", "token"], default="exec"),
         validate_only=dict(type="bool", default=False),
+        progress_file=dict(type="path"),
     )
     return spec
 
@@ -457,7 +460,8 @@ class GkeCluster:
         session = gcp.authorized_session(self.credentials)
         self.client = gcp.GkeClient(session, self.params["project"], self.params["location"],
                                     endpoint=self.params["api_endpoint"], timeout=self.params["wait_timeout"],
-                                    poll_interval=1.0, warn=self.module.warn)
+                                    poll_interval=1.0, warn=self.module.warn,
+                                    progress=Progress(self.params.get("progress_file")))
 
     def run_op(self, op, wait=True):
         if wait:

@@ -43,10 +43,25 @@ export ANSIBLE_COLLECTIONS_PATH="$REPO/.cache/collections"
 [ -e "$REPO/.cache/collections/ansible_collections/multicloud/mesh" ] || {
     echo "eks_cluster: multicloud.mesh is not linked under .cache/collections: run scripts/bootstrap.sh" >&2; exit 1; }
 cd "$HERE"
-for playbook in ${MESH_EKS_PLAYBOOKS:-playbook.yml node_join.yml role.yml}; do
+# MESH_EKS_PLAYBOOKS: which of these to run (empty: none); MESH_EKS_PROGRESS=0 leaves out the progress check
+for playbook in ${MESH_EKS_PLAYBOOKS-playbook.yml node_join.yml role.yml}; do
     "$REPO/.venv/bin/ansible-playbook" -i localhost, -c local "$playbook" \
         -e ansible_python_interpreter="$PY" -e mesh_sandbox_home="$MESH_SANDBOX_HOME" "$@"
 done
+
+# Progress during a long wait (issue 15): every output line time-stamped as it arrives, then the gaps checked.
+if [ "${MESH_EKS_PROGRESS:-1}" != 0 ]; then
+    delay=${MESH_EKS_PROGRESS_DELAY:-70}
+    out="$MESH_SANDBOX_HOME/progress.out"
+    set +e
+    "$REPO/.venv/bin/ansible-playbook" -i localhost, -c local progress.yml -e ansible_python_interpreter="$PY" \
+        -e mesh_sandbox_home="$MESH_SANDBOX_HOME" -e progress_delay="$delay" "$@" 2>&1 \
+        | while IFS= read -r line; do printf '%s %s\n' "$(date +%s)" "$line"; done > "$out"
+    rc=${PIPESTATUS[0]}
+    set -e
+    [ "$rc" = 0 ] || { cut -d' ' -f2- "$out" | tail -40; echo "progress.yml failed (rc $rc)"; exit 1; }
+    "$PY" "$HERE/files/progress_check.py" "$out" "$delay"
+fi
 
 # Temporary credentials (sts:AssumeRole) in AWX's form: the token in AWS_SECURITY_TOKEN only.
 # (kept in variables of this shell, never echoed)

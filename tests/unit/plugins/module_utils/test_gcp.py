@@ -312,3 +312,17 @@ def test_server_config_refuses_a_version_or_channel_not_offered():
 @pytest.mark.parametrize("version", ["1.34", "1.33.5", "1.34.1-gke.1829001", "latest", None])
 def test_server_config_accepts_what_it_offers(version):
     assert gcp.server_config_errors(SERVER_CONFIG, version, "REGULAR", "europe-west1") == []
+
+
+def test_a_long_operation_reports_its_progress(tmp_path):
+    from ansible_collections.multicloud.mesh.plugins.module_utils.progress import Progress
+    running = {"name": "operation-7", "status": "RUNNING", "operationType": "CREATE_CLUSTER",
+               "targetLink": "https://container.googleapis.com/v1/projects/p1/locations/europe-west3-b/clusters/mesh-2"}
+    path = tmp_path / "progress.log"
+    c = client([FakeResponse(200, running)] * 60 + [FakeResponse(200, dict(running, status="DONE"))])
+    c.progress = Progress(str(path), every=30, clock=c.clock)
+    c.wait_operation(dict(running), timeout=600)
+    lines = path.read_text().splitlines()
+    assert lines and all(line.startswith("GKE CREATE_CLUSTER of clusters/mesh-2: RUNNING, ") for line in lines)
+    seconds = [int(line.rsplit(", ", 1)[1].split()[0]) for line in lines]
+    assert all(b - a <= 60 for a, b in zip([0] + seconds, seconds)) and len(lines) >= 3
