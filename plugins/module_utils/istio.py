@@ -625,7 +625,8 @@ class MeshInstaller(object):
         self._render_cache = {}
 
     # ---- checks (nothing changes) ----
-    def prepare(self):
+    def prepare(self, validate_only=False):
+        """validate_only: the option checks and the istioctl look-up only (no cluster is contacted)."""
         p = self.params
         problems = validate.errors(validate.not_empty(p.get("mesh_id"), "mesh_id"),
                                    # values of the labels LABEL_MESH and LABEL_NETWORK this module writes
@@ -638,7 +639,8 @@ class MeshInstaller(object):
                                    validate.at_least(p.get("request_timeout"), "request_timeout"))
         if problems:
             raise IstioError("; ".join(problems))
-        clusters = validate_clusters(p["clusters"], p.get("networks"), p["topology"])
+        clusters = ([] if validate_only and not p.get("clusters")
+                    else validate_clusters(p["clusters"], p.get("networks"), p["topology"]))
         check_values(p.get("values"))
         for namespace in p.get("injection_namespaces") or []:
             if not NAME_RE.match(namespace):
@@ -652,6 +654,8 @@ class MeshInstaller(object):
         self.istioctl = find_istioctl(p["istio_version"], p.get("istioctl_path"),
                                       release_url=p.get("istioctl_release_url"), release_sha256=pin)
         self.istioctl_info = {"path": self.istioctl, "sha256": sha256_file(self.istioctl)}
+        if validate_only:
+            return
         for spec in clusters:
             conn = dict((k, spec.get(k)) for k in ("kubeconfig", "context", "host", "api_key", "ca_cert",
                                                    "validate_certs"))

@@ -49,10 +49,10 @@ options:
     type: str
     required: true
   clusters:
-    description: The clusters of the mesh.
+    description:
+      - The clusters of the mesh. Required unless O(validate_only=true).
     type: list
     elements: dict
-    required: true
     suboptions:
       name:
         description: Cluster name; istiod's cluster ID (C(values.global.multiCluster.clusterName)). A DNS label.
@@ -187,6 +187,16 @@ options:
         as M(multicloud.mesh.mesh_ca), would create it); an incomplete one or different roots still fail.
     type: bool
     default: true
+  validate_only:
+    description:
+      - Only check the options, before any cluster exists, and change nothing in any cluster. Checks every
+        option's form and finds a checksum-verified istioctl of O(istio_version), so that a version with no release
+        (a typo) fails here. With O(istioctl_release_url) set and no verified istioctl cached, that means
+        downloading and verifying the release archive into the controller's cache, which a real run does anyway.
+      - O(clusters) may be left out; when given, their names and networks are checked but not contacted.
+      - C(site.yml)'s preflight runs the role C(multicloud.mesh.istio) this way before any cluster is created.
+    type: bool
+    default: false
   state:
     description:
       - V(present) installs and links; V(absent) removes what the module installed from the listed
@@ -271,6 +281,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: With O(validate_only), that the options are valid.
+  returned: when O(validate_only=true) and the options are valid
+  type: str
+  sample: the options are valid (istioctl 1.30.4 found and verified)
 clusters:
   description: Per cluster name, what the module found and did.
   returned: always
@@ -370,7 +385,7 @@ CLUSTER_SPEC = dict(
 
 ARG_SPEC = dict(
     mesh_id=dict(type="str", required=True),
-    clusters=dict(type="list", elements="dict", required=True, options=CLUSTER_SPEC),
+    clusters=dict(type="list", elements="dict", options=CLUSTER_SPEC),
     networks=dict(type="list", elements="str"),
     istio_version=dict(type="str", default=DEFAULT_ISTIO_VERSION),
     istioctl_path=dict(type="path"),
@@ -388,18 +403,23 @@ ARG_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=300),
     request_timeout=dict(type="int", default=30),
+    validate_only=dict(type="bool", default=False),
 )
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARG_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARG_SPEC, supports_check_mode=True,
+                           required_if=[("validate_only", False, ("clusters",))])
     mask_kubeconfigs(module)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBE_IMP_ERR)
     params = module.params
     try:
         installer = MeshInstaller(params, connect=connect, check_mode=module.check_mode, diff=module._diff)
-        installer.prepare()
+        installer.prepare(validate_only=params["validate_only"])
+        if params["validate_only"]:
+            module.exit_json(changed=False, clusters={}, istioctl=installer.istioctl_info,
+                             msg="the options are valid (istioctl %s found and verified)" % params["istio_version"])
         for warning in installer.warnings:
             module.warn(warning)
         if params["state"] == "present":

@@ -86,6 +86,20 @@ it_clouds_up
 out=$("$PY" -m meshsandbox clouds up)
 grep -q "kept" <<<"$out" || fail "a second 'clouds up' did not keep the running emulators: $out"
 
+step "1. site.yml with an istio_version that has no release: refused in the preflight, nothing created"
+if run badistio playbooks/site.yml -e istio_version=1.30.44 "$@" >/dev/null; then
+    fail "site.yml with istio_version 1.30.44 passed"
+fi
+expect badistio "istio_version 1\.30\.44 has no known istioctl checksum" "the preflight did not name istio_version"
+grep -q "TASK \[multicloud.mesh.eks_cluster : VPC\]" "$LOGS/badistio.log" && fail "the VPC task ran after a bad istio_version"
+[ -z "$(emulator_clusters)" ] || fail "a bad istio_version created clusters: $(emulator_clusters)"
+"$PY" - <<'PYEOF' || fail "a bad istio_version created AWS resources"
+import boto3, os, sys
+ec2 = boto3.client("ec2", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
+sys.exit("VPCs: %s" % vpcs if vpcs else 0)
+PYEOF
+
 limit=${MESH_IT_CHECK_LIMIT:-all}
 step "1. site.yml --check --diff on a fresh sandbox (hosts: $limit)"
 run check playbooks/site.yml --check --diff --limit "$limit" "$@" || fail "site.yml --check --diff failed"

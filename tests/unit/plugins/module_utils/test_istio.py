@@ -378,3 +378,22 @@ def test_control_plane_iop_renders_the_default_revision_validator_unless_values_
     assert iop["spec"]["values"]["defaultRevision"] == "default"
     iop = istio.control_plane_iop("m", {"name": "a", "network": "n"}, values={"defaultRevision": ""})
     assert iop["spec"]["values"]["defaultRevision"] == ""
+
+
+def test_validate_only_checks_options_and_istioctl_and_contacts_no_cluster(tmp_path, monkeypatch):
+    contacted = []
+    inst, digest = installer(tmp_path, None)
+    inst.connect = lambda conn: contacted.append(conn) or FakeKube(conn["kubeconfig"], True)
+    monkeypatch.setitem(istio.ISTIOCTL_SHA256, "1.30.4", {istio.platform(): [digest]})
+    inst.prepare(validate_only=True)  # no clusters yet (site.yml's preflight)
+    assert inst.istioctl_info["sha256"] == digest and inst.runs == [] and contacted == []
+    inst = installer(tmp_path, [{"name": "a", "network": "n1", "kubeconfig": "ka"}])[0]
+    inst.connect = contacted.append
+    inst.prepare(validate_only=True)  # clusters given: checked, not contacted
+    assert contacted == []
+    inst = installer(tmp_path, None, istio_version="1.30.44")[0]
+    with pytest.raises(istio.IstioError, match="istio_version 1.30.44 has no known istioctl checksum"):
+        inst.prepare(validate_only=True)
+    inst = installer(tmp_path, [])[0]
+    with pytest.raises(istio.IstioError, match="clusters is empty"):
+        inst.prepare()  # a real run still needs clusters
