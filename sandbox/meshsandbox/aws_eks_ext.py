@@ -896,6 +896,17 @@ def _elb_create_load_balancer_response(self):
     return result
 
 
+# DescribeTags' resource-type names where moto's differ from AWS's (moto: "nat-gateway", "vpc-elastic-ip").
+# amazon.aws's ec2_vpc_nat_gateway and ec2_eip read their tags with AWS's names; with moto's, a re-run saw no
+# tags, tagged again and reported a change every time (the eks_cluster role was never idempotent).
+AWS_TAG_RESOURCE_TYPES = {"nat": "natgateway", "eipalloc": "elastic-ip"}
+
+
+def _aws_tag_resource_types():
+    from moto.ec2 import utils as ec2_utils
+    ec2_utils.EC2_PREFIX_TO_RESOURCE.update(AWS_TAG_RESOURCE_TYPES)  # the dict moto's DescribeTags reads
+
+
 def install(lifecycle=None):
     """Patch moto's EKS/ELB classes (idempotent). Must run before the moto server app is built."""
     global _installed, LIFECYCLE
@@ -904,6 +915,7 @@ def install(lifecycle=None):
         globals()["LIFECYCLE"] = lifecycle
     if _installed:
         return
+    _aws_tag_resource_types()
     backend = eks_models.EKSBackend
     for name in ("create_cluster", "create_nodegroup", "update_nodegroup_config"):
         _orig[name] = getattr(backend, name)

@@ -472,3 +472,19 @@ def test_node_join_check_endpoints_must_be_complete_available_and_in_the_region(
     s3_elsewhere = full[:-1] + [endpoint("s3", "Gateway", route_table_ids=["rtb-pub"])]
     assert "missing com.amazonaws.%s.s3" % REGION in node_join_problems(
         **public_nat_net(nat_state="deleted", private_access=True, endpoints=s3_elsewhere))["subnet-priv"]
+
+
+def test_describe_tags_knows_aws_resource_types_of_nat_gateways_and_elastic_ips(session, emu, net):
+    """DescribeTags filters by AWS's resource-type names, "natgateway" and "elastic-ip" (amazon.aws's
+    ec2_vpc_nat_gateway and ec2_eip read their tags that way; with moto's own names every re-run re-tagged
+    the NAT gateways and reported a change)."""
+    ec2 = c(session, emu, "ec2")
+    alloc = ec2.allocate_address(Domain="vpc", TagSpecifications=[
+        {"ResourceType": "elastic-ip", "Tags": [{"Key": "Name", "Value": "tags-eip"}]}])["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=net["subnets"][0], AllocationId=alloc, TagSpecifications=[
+        {"ResourceType": "natgateway", "Tags": [{"Key": "Name", "Value": "tags-nat"}]}])["NatGateway"]["NatGatewayId"]
+    for resource_id, kind, name in ((nat, "natgateway", "tags-nat"), (alloc, "elastic-ip", "tags-eip")):
+        tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [resource_id]},
+                                          {"Name": "resource-type", "Values": [kind]}])["Tags"]
+        assert [(t["Key"], t["Value"], t["ResourceType"]) for t in tags] == [("Name", name, kind)]
+    ec2.delete_nat_gateway(NatGatewayId=nat)
