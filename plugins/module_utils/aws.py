@@ -252,21 +252,6 @@ class RetryingClient(object):
                 return items
             token_kw = {"nextToken": token} if "nextToken" in page else {"NextToken": token}
 
-    def wait(self, waiter_name, timeout, delay=5, **kwargs):
-        """A boto3 waiter bounded by ``timeout`` seconds; throttled polls are retried."""
-        attempts = max(1, int(timeout // delay) + 1)
-        waiter = self.client.get_waiter(waiter_name)
-        try:
-            retry_call(lambda: waiter.wait(WaiterConfig={"Delay": delay, "MaxAttempts": attempts}, **kwargs),
-                       lambda exc: isinstance(exc, botocore.exceptions.WaiterError)
-                       and exc.last_response is not None and "Error" in exc.last_response
-                       and exc.last_response["Error"].get("Code") in THROTTLING_CODES | TRANSIENT_CODES,
-                       timeout=timeout)
-        except botocore.exceptions.WaiterError as exc:
-            if "Max attempts exceeded" in str(exc):
-                raise AWSError("timed out after %ss waiting for %s" % (timeout, waiter_name), code="Timeout")
-            raise AWSError("waiting for %s failed: %s" % (waiter_name, exc), code="WaiterFailure")
-
 
 # ---------------------------------------------------------------------------------------------
 # EKS token

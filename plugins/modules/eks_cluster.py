@@ -503,7 +503,7 @@ class EksCluster(object):
 
     def _wait_until(self, probe, what):
         try:
-            wait_until(probe, timeout=self._timeout(), interval=2.0, what=what)
+            return wait_until(probe, timeout=self._timeout(), interval=2.0, what=what)
         except WaitTimeout as exc:
             self.fail("%s (wait_timeout=%s)" % (exc, self._timeout()))
 
@@ -540,10 +540,7 @@ class EksCluster(object):
                                                       update["id"], update.get("type", "?")), found["status"])
             return found if found["status"] in UPDATE_DONE else None
 
-        try:
-            done = wait_until(probe, timeout=self._timeout(), interval=2.0, what="EKS update %s" % update["id"])
-        except WaitTimeout as exc:
-            self.fail("%s (wait_timeout=%s)" % (exc, self._timeout()))
+        done = self._wait_until(probe, "EKS update %s" % update["id"])
         if done["status"] != "Successful":
             errors = "; ".join("%s: %s" % (e.get("errorCode"), e.get("errorMessage")) for e in done.get("errors") or [])
             self.fail("EKS update %s of cluster %s ended %s: %s"
