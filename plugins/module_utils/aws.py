@@ -39,7 +39,6 @@ from ansible_collections.multicloud.mesh.plugins.module_utils import validate
 BOTO3_IMP_ERR = None
 try:
     import boto3
-    import botocore
     from botocore.config import Config
     from botocore.exceptions import (
         BotoCoreError,
