@@ -17,6 +17,7 @@ aws_eks_ext.py for the moto extensions. Start with ``python -m meshsandbox aws-e
 import base64
 import configparser
 import datetime
+import hashlib
 import hmac
 import io
 import json
@@ -331,6 +332,7 @@ class AWSEmulator:
         self.honour_token_expires = honour_token_expires
         self.faults = FaultInjector()
         self.stats = RequestCounter()
+        self._tokens_seen, self._tokens_lock = {}, threading.Lock()
         self._cluster_manager = cluster_manager
         self._cm_lock = threading.Lock()
         self._server = None
@@ -425,6 +427,17 @@ class AWSEmulator:
                     return cluster
         return None
 
+    def _count_new_token(self, cluster_name, token):
+        """Count each distinct valid token a cluster's API server asks about (in /_sandbox/stats:
+        ``webhook:token-review:new-token:<cluster>``): more than one over a run means the client renewed it."""
+        digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        with self._tokens_lock:
+            seen = self._tokens_seen.setdefault(cluster_name, set())
+            if digest in seen:
+                return
+            seen.add(digest)
+        self.stats.count("webhook:token-review:new-token:%s" % cluster_name)
+
     def token_review(self, cluster_name, body):
         """Answer a TokenReview for the API server of ``cluster_name``."""
         try:
@@ -445,7 +458,10 @@ class AWSEmulator:
                                      honour_expires=self.honour_token_expires)
         except SignatureError as err:
             out["status"]["error"] = "%s: %s" % (err.code, err.message)
+            # tests read these (GET /_sandbox/stats): a run with short-lived tokens must show none refused
+            self.stats.count("webhook:token-review:refused:%s:%s" % (cluster_name, err.code))
             return out
+        self._count_new_token(cluster_name, token)
         arn = self.arn_for(ident["access_key"])
         if cluster is None or arn is None:
             out["status"]["error"] = "unknown cluster or principal"

@@ -41,8 +41,10 @@ def build_parser():
                         help="do not start local API servers (fake endpoints only)")
     parser.add_argument("--no-verify-signatures", action="store_true",
                         help="accept any credentials (moto's default behaviour)")
-    parser.add_argument("--token-max-age", type=int, default=900,
-                        help="seconds an EKS token is accepted after X-Amz-Date (EKS: 900)")
+    parser.add_argument("--token-max-age", type=int,
+                        default=int(os.environ.get("MESH_AWS_EMULATOR_TOKEN_MAX_AGE") or 900),
+                        help="seconds an EKS token is accepted after X-Amz-Date (EKS: 900; env "
+                             "MESH_AWS_EMULATOR_TOKEN_MAX_AGE: tests shorten it to see tokens renewed)")
     parser.add_argument("--honour-token-expires", action="store_true",
                         help="also reject tokens older than their X-Amz-Expires (60 s)")
     return parser

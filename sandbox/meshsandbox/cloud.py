@@ -191,6 +191,8 @@ class Clouds:
             ("GCP_PROJECT", GCP_PROJECT),
             ("GKE_API_ENDPOINT", state["gcp"]["url"]),
             ("MESH_GKE_EMULATOR_URL", state["gcp"]["url"]),
+            # the kubeconfigs' token helper (kubeconfig_auth=builtin) caches tokens here, not in ~/.cache
+            ("MESH_TOKEN_CACHE_DIR", os.path.join(self.home, "token-cache")),
         ]
         lines = ["# multicloud.mesh sandbox clouds: what AWX's AWS and GCP credentials would inject.",
                  "# Written by 'python -m meshsandbox clouds up'; source it: . %s" % shlex.quote(self.env_file),

@@ -938,6 +938,14 @@ class GkeEmulator:
         token = ((review or {}).get("spec") or {}).get("token")
         info = self.token_info(token)
         status = {"authenticated": False}
+        # tests read these (GET /_emulator/stats): a run with short-lived tokens must show none refused,
+        # and more than one distinct token means the client renewed its token
+        if not info:
+            self.stats.count("webhook:token-review:refused:%s" % (
+                "expired" if (token or "") in self.state["tokens"] else "unknown"))
+        elif not info.get("reviewed"):
+            info["reviewed"] = True
+            self.stats.count("webhook:token-review:new-token")
         if info:
             status = {"authenticated": True,
                       "user": {"username": info["email"], "uid": info["email"],
