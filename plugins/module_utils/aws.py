@@ -25,6 +25,7 @@ __metaclass__ = type
 import base64
 import datetime
 import ipaddress
+import os
 import re
 import time
 import traceback
@@ -34,6 +35,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 
 from ansible_collections.multicloud.mesh.plugins.module_utils.kubeconfig import write_kubeconfig
 from ansible_collections.multicloud.mesh.plugins.module_utils.retry import retry_call
+from ansible_collections.multicloud.mesh.plugins.module_utils import token_helper
 from ansible_collections.multicloud.mesh.plugins.module_utils import validate
 
 BOTO3_IMP_ERR = None
@@ -59,11 +61,10 @@ except ImportError:  # pragma: no cover - reported by the module through missing
     PartialCredentialsError = ProfileNotFound = ReadTimeoutError = Exception
 
 USER_AGENT = "multicloud.mesh/0.1.0"
-TOKEN_PREFIX = "k8s-aws-v1."
-TOKEN_EXPIRES = 60
+TOKEN_PREFIX = token_helper.EKS_TOKEN_PREFIX
+TOKEN_EXPIRES = token_helper.EKS_PRESIGN_EXPIRES
 # EKS accepts a token for 15 minutes after it was signed; ``aws eks get-token`` reports 14.
 TOKEN_LIFETIME = datetime.timedelta(minutes=14)
-CLUSTER_ID_HEADER = "x-k8s-aws-id"
 
 THROTTLING_CODES = frozenset([
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
@@ -265,20 +266,13 @@ def eks_token(session, cluster_name, region, endpoint_url=None, now=None):
     """
     sts = session.client("sts", region_name=region, endpoint_url=endpoint_url or None,
                          config=Config(user_agent_extra=USER_AGENT))
-
-    def add_cluster_header(request, **_kwargs):
-        request.headers[CLUSTER_ID_HEADER] = cluster_name
-
-    sts.meta.events.register("before-sign.sts.GetCallerIdentity", add_cluster_header)
     try:
-        url = sts.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=TOKEN_EXPIRES,
-                                         HttpMethod="GET")
+        token = token_helper.eks_presigned_token(sts, cluster_name, TOKEN_EXPIRES)
     except (NoCredentialsError, PartialCredentialsError) as exc:
         raise describe_error(exc, "generating the EKS token")
-    encoded = base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
     now = now or datetime.datetime.now(datetime.timezone.utc)
     expiration = (now + TOKEN_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"token": TOKEN_PREFIX + encoded, "expiration": expiration}
+    return {"token": token, "expiration": expiration}
 
 
 def decode_eks_token(token):
@@ -287,6 +281,31 @@ def decode_eks_token(token):
         raise ValueError("not a k8s-aws-v1 token")
     payload = token[len(TOKEN_PREFIX):]
     return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8")
+
+
+def builtin_options(cluster_name, params):
+    """The token helper's options for ``kubeconfig_auth=builtin``: names only, never a credential (the
+    helper takes the credentials from the environment, as the module did)."""
+    options = ["--cluster", cluster_name, "--region", params["region"]]
+    if params.get("endpoint_url"):
+        options += ["--endpoint-url", params["endpoint_url"]]
+    if params.get("profile"):
+        options += ["--profile", params["profile"]]
+    return options
+
+
+def builtin_auth_errors(params, environ=None):
+    """``kubeconfig_auth=builtin`` renews tokens with the environment's credentials: keys given as
+    options (not from the environment) would not be there when the kubeconfig is used."""
+    environ = os.environ if environ is None else environ
+    if params.get("kubeconfig_auth") != "builtin" or not params.get("access_key"):
+        return []
+    from_env = [environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "EC2_ACCESS_KEY")]
+    if params["access_key"] in from_env:
+        return []
+    return ["kubeconfig_auth=builtin makes fresh tokens with the credentials of the environment (AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY or AWS_PROFILE), and access_key was given as an option: pass the keys through "
+            "the environment or a profile, or set kubeconfig_auth=token (a token that lasts 15 minutes)"]
 
 
 def exec_user(cluster_name, region, profile=None, endpoint_url=None):
@@ -341,7 +360,7 @@ def name_errors(params):
 
 def validate_params(params):
     """Every problem found in the options, before any call (list of messages naming options)."""
-    errors = connection_errors(params) + name_errors(params)
+    errors = connection_errors(params) + name_errors(params) + builtin_auth_errors(params)
     errors += validate.errors(validate.at_least(params.get("wait_timeout"), "wait_timeout"))
     if params.get("state") == "absent":
         return errors
@@ -893,6 +912,8 @@ def write_cluster_kubeconfig(module, session, cluster):
     region = params["region"]
     if params.get("kubeconfig_auth") == "token":
         user = {"token": eks_token(session, cluster["name"], region, params.get("endpoint_url"))["token"]}
+    elif params.get("kubeconfig_auth") == "builtin":
+        user = token_helper.exec_user("eks", builtin_options(cluster["name"], params))
     else:
         user = exec_user(cluster["name"], region, params.get("profile"), params.get("endpoint_url"))
     changed, diff = write_kubeconfig(path, cluster["name"], cluster["endpoint"], ca_pem, user,

@@ -33,6 +33,7 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.multicloud.mesh.plugins.module_utils import token_helper
 from ansible_collections.multicloud.mesh.plugins.module_utils import validate
 
 from ansible_collections.multicloud.mesh.plugins.module_utils.retry import (
@@ -492,7 +493,7 @@ def location_kind(location):
 
 def validate_params(params):
     """Errors in the module's input, found before any API call (a list of strings)."""
-    errors = []
+    errors = builtin_auth_errors(params)
     if not params.get("project"):
         errors.append("project is required: set the project option or the GCP_PROJECT (or GCE_PROJECT) "
                       "environment variable")
@@ -840,8 +841,34 @@ def to_snake(value, _parent=None):
     return value
 
 
-def kubeconfig_user(kind, credentials=None):
-    """The kubeconfig ``user`` entry: exec (gke-gcloud-auth-plugin) or a bearer token."""
+def builtin_auth_errors(params):
+    """``kubeconfig_auth=builtin`` renews tokens from a key file or application default credentials only."""
+    if params.get("kubeconfig_auth") != "builtin":
+        return []
+    kind = _auth_kind(params)
+    if kind == "accesstoken" or (kind == "serviceaccount" and not params.get("service_account_file")):
+        return ["kubeconfig_auth=builtin renews tokens from a service account key file or application default "
+                "credentials, and the module was given %s: pass service_account_file (or GCP_SERVICE_ACCOUNT_FILE), "
+                "or set kubeconfig_auth=token (a token that lasts an hour)"
+                % ("access_token" if kind == "accesstoken" else "service_account_contents")]
+    return []
+
+
+def builtin_options(params):
+    """The token helper's options for ``kubeconfig_auth=builtin``: the key file's path, never the key."""
+    options = []
+    if _auth_kind(params) == "serviceaccount":
+        options += ["--key-file", os.path.abspath(os.path.expanduser(params["service_account_file"]))]
+    for scope in params.get("scopes") or []:
+        options += ["--scope", scope]
+    return options
+
+
+def kubeconfig_user(kind, credentials=None, params=None):
+    """The kubeconfig ``user`` entry: the collection's token helper (builtin), exec
+    (gke-gcloud-auth-plugin) or a bearer token."""
+    if kind == "builtin":
+        return token_helper.exec_user("gke", builtin_options(params))
     if kind == "exec":
         return {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": GKE_AUTH_PLUGIN,
                          "installHint": "Install gke-gcloud-auth-plugin for use with kubectl by following "

@@ -229,6 +229,26 @@ def load_kubeconfig_dict(kubeconfig):
     return data
 
 
+# An exec credential (kubeconfig_auth=builtin, aws eks get-token, ...) is asked for again this long before
+# its expiry. The kubernetes client's own hook asks whenever less than 5 minutes are left: for tokens that
+# live a minute (the token helper's EKS tokens) that would start the helper before every request.
+EXEC_RENEW_MARGIN = 15
+
+
+def renew_near_expiry(configuration, loader):
+    """Let the client's exec-credential hook run only when the token has less than EXEC_RENEW_MARGIN
+    seconds left (or its expiry is unknown)."""
+    original = getattr(configuration, "refresh_api_key_hook", None)
+    if original is None:
+        return
+
+    def refresh(conf):
+        expiry = getattr(loader, "expiry", None)
+        if expiry is None or expiry.timestamp() - time.time() < EXEC_RENEW_MARGIN:
+            original(conf)
+    configuration.refresh_api_key_hook = refresh
+
+
 def build_configuration(params):
     """Return a ``kubernetes.client.Configuration`` for the options given."""
     params = resolve_params(params)
@@ -246,6 +266,7 @@ def build_configuration(params):
         configuration = k8s_client.Configuration()
         loader = k8s_config.kube_config.KubeConfigLoader(config_dict=data, active_context=context)
         loader.load_and_set(configuration)
+        renew_near_expiry(configuration, loader)
     elif params.get("host"):
         configuration = k8s_client.Configuration()
         configuration.host = params["host"]

@@ -219,11 +219,18 @@ options:
   kubeconfig_auth:
     description:
       - How the kubeconfig authenticates.
+      - V(builtin) writes an exec entry that runs the collection's own token helper
+        (C(plugins/module_utils/token_helper.py)) with the Python interpreter that ran the module; every
+        Kubernetes client gets a fresh token whenever its token nears its expiry, so a long run never meets
+        an expired one, and no gcloud is needed. The helper uses O(service_account_file) (its path is written
+        into the kubeconfig, never the key) or application default credentials, and caches each token for
+        half its life in C(~/.cache/multicloud.mesh/tokens) (mode 0600). O(service_account_contents) and
+        O(access_token) cannot be renewed by it and are refused with V(builtin).
       - V(exec) runs C(gke-gcloud-auth-plugin), like C(gcloud container clusters get-credentials) does.
       - V(token) stores a bearer token from the module's credentials, for execution environments without
         gcloud. It expires (about an hour); each run refreshes it, which alone does not count as a change.
     type: str
-    choices: [exec, token]
+    choices: [builtin, exec, token]
     default: exec
 extends_documentation_fragment:
   - multicloud.mesh.gcp
@@ -423,7 +430,7 @@ def argument_spec():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
         kubeconfig=dict(type="path"),
-        kubeconfig_auth=dict(type="str", choices=["exec", "token"], default="exec"),
+        kubeconfig_auth=dict(type="str", choices=["builtin", "exec", "token"], default="exec"),
         validate_only=dict(type="bool", default=False),
         progress_file=dict(type="path"),
     )
@@ -558,7 +565,7 @@ class GkeCluster:
         import base64
         ca_pem = base64.b64decode(ca_b64).decode()
         server = "https://%s" % cluster["endpoint"]
-        user = gcp.kubeconfig_user(self.params["kubeconfig_auth"], self.credentials)
+        user = gcp.kubeconfig_user(self.params["kubeconfig_auth"], self.credentials, self.params)
         changed, diff = write_kubeconfig(path, cluster["name"], server, ca_pem, user,
                                          check_mode=self.module.check_mode)
         # a refreshed bearer token alone is not a change (every run gets a new token)

@@ -79,7 +79,11 @@ unchanged_since() {
     [ "$after" = "$1" ] || fail "$2 check mode changed the clusters: before $1, after $after"
 }
 
-step "1. clouds up"
+step "1. clouds up (EKS and GKE tokens accepted for 60 s only)"
+# Real EKS accepts a token for 15 minutes and GKE for an hour; a slow create or a long Istio stage outlives
+# them. Here they live 60 s, and every run of this target outlives that: the kubeconfigs the roles write
+# (kubeconfig_auth builtin) must renew their tokens (checked in step 3: none refused, each one renewed).
+export MESH_AWS_EMULATOR_TOKEN_MAX_AGE=60 MESH_GKE_EMULATOR_TOKEN_TTL=60
 it_clouds_up
 [ "$(stat -c %a "$MESH_SANDBOX_HOME/clouds/env.sh")" = 600 ] || fail "env.sh is not 0600"
 # (output captured first: grep -q closing the pipe early would break the writer under pipefail)
@@ -175,6 +179,19 @@ t=$(date +%s)
 run site2 playbooks/site.yml "$@" || fail "second site.yml failed"
 echo "site.yml no-op run: $(( $(date +%s) - t ))s"
 recap_changed_zero "$LOGS/site2.log" || fail "the second site.yml run changed something"
+
+step "3. tokens: no token refused by either cloud's webhook, and each cluster's token renewed"
+"$PY" - <<'PYEOF' || fail "token renewal (60 s tokens): see above"
+import json, os, sys, urllib.request
+aws = json.load(urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"] + "/_sandbox/stats"))["requests"]
+gke = json.load(urllib.request.urlopen(os.environ["GKE_API_ENDPOINT"] + "/_emulator/stats"))["requests"]
+refused = {k: n for k, n in list(aws.items()) + list(gke.items()) if k.startswith("webhook:token-review:refused")}
+renewed = {"mesh-1 (EKS)": aws.get("webhook:token-review:new-token:mesh-1", 0),
+           "mesh-2 (GKE)": gke.get("webhook:token-review:new-token", 0)}
+print("distinct tokens accepted: %s; refused: %s" % (renewed, refused or "none"))
+sys.exit(("tokens refused (a 401 for a client): %s" % refused) if refused else
+         ("a cluster saw one token only (not renewed): %s" % renewed) if min(renewed.values()) < 2 else 0)
+PYEOF
 
 step "3. site.yml --check --diff on the deployed mesh (must predict no change)"
 run check2 playbooks/site.yml --check --diff "$@" || fail "site.yml --check --diff on the deployed mesh failed"

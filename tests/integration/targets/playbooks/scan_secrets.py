@@ -111,7 +111,14 @@ def collect(home):
             u = user.get("user") or {}
             needles.add(u.get("token"), "kubeconfig bearer token (%s)" % os.path.basename(path))
             needles.add(_b64d(u.get("client-key-data", "")), "kubeconfig client key (%s)" % path.split("/")[-2 if path in admin else -1])
-    counts = {"kubeconfigs": len(kubeconfigs), "admin kubeconfigs": len(admin)}
+    # kubeconfig_auth=builtin: the token helper's tokens are in its cache (env.sh: MESH_TOKEN_CACHE_DIR)
+    tdir = os.path.join(home, "token-cache")
+    helper_tokens = 0
+    for name in sorted(os.listdir(tdir)) if os.path.isdir(tdir) else []:
+        with open(os.path.join(tdir, name)) as handle:
+            needles.add(json.load(handle).get("token"), "token helper token (%s)" % name)
+        helper_tokens += 1
+    counts = {"kubeconfigs": len(kubeconfigs), "admin kubeconfigs": len(admin), "token helper tokens": helper_tokens}
     from kubernetes import client, config
     sa_tokens = ca_keys = 0
     for path in admin:
