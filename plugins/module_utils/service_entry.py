@@ -499,13 +499,9 @@ class ServiceEntryRun(object):
             raise ServiceEntryError("; ".join(problems))
 
     def connect(self):
-        names = [c["cluster_name"] for c in self.params.get("consumers") or []]
-        dupes = sorted(set(n for n in names if names.count(n) > 1))
-        if dupes:
-            raise ServiceEntryError("consumers list cluster(s) %s more than once" % ", ".join(dupes))
-        if self.src["cluster_name"] in names:
-            raise ServiceEntryError("consumer %s is the source cluster (same cluster_name); a service is "
-                                    "exposed to other clusters only" % self.src["cluster_name"])
+        problems = self.consumer_problems()
+        if problems:
+            raise ServiceEntryError("; ".join(problems))
         self.source = Cluster(self.src["cluster_name"], "source", self.src, self.check_mode, self.diff,
                               self.connector)
         for options in self.params.get("consumers") or []:
@@ -713,8 +709,25 @@ class ServiceEntryRun(object):
                 "source": {"cluster_name": self.source.name, "server": self.source.kube.server, "host": self.host},
                 "entries": []}
 
+    def consumer_problems(self):
+        """The consumers' names: none twice, none the source's (found without contacting a cluster)."""
+        names = [c["cluster_name"] for c in self.params.get("consumers") or []]
+        dupes = sorted(set(n for n in names if names.count(n) > 1))
+        if dupes:
+            return ["consumers list cluster(s) %s more than once" % ", ".join(dupes)]
+        if self.src["cluster_name"] in names:
+            return ["consumer %s is the source cluster (same cluster_name); a service is exposed to other "
+                    "clusters only" % self.src["cluster_name"]]
+        return []
+
     def run(self):
         self.validate()
+        if self.params.get("validate_only"):
+            problems = self.consumer_problems()
+            if problems:
+                raise ServiceEntryError("; ".join(problems))
+            return {"changed": False, "host": self.host,
+                    "msg": "the options are valid (host %s); no cluster was contacted" % self.host}
         try:
             self.connect()
             result = self.present() if self.params.get("state", "present") == "present" else self.absent()

@@ -161,6 +161,14 @@ options:
             for up to twice this long.
         type: int
         default: 30
+  validate_only:
+    description:
+      - Only check the options (every check made before a cluster is read, including O(host_suffix) and the
+        consumers' names) and contact no cluster; the kubeconfigs need not exist yet.
+      - C(site.yml)'s preflight runs the role C(multicloud.mesh.mesh_link) this way before any cluster is created,
+        so that an invalid DNS suffix fails before anything is provisioned.
+    type: bool
+    default: false
   host_suffix:
     description:
       - Suffix of the host consumers call, C(<name>.<namespace>.<host_suffix>).
@@ -276,6 +284,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: With O(validate_only), that the options are valid.
+  returned: when O(validate_only=true) and the options are valid
+  type: str
+  sample: the options are valid (host messenger.default.global); no cluster was contacted
 host:
   description: The host consumers call.
   returned: always
@@ -283,12 +296,12 @@ host:
   sample: messenger.default.global
 owner:
   description: Value of the C(multicloud.mesh/service-entry-owner) label on everything written.
-  returned: always
+  returned: unless O(validate_only=true)
   type: str
   sample: mesh-2.default.messenger
 source:
   description: The source side.
-  returned: always
+  returned: unless O(validate_only=true)
   type: dict
   contains:
     cluster_name:
@@ -327,7 +340,7 @@ source:
       sample: [{"ref": "ServiceEntry/istio-system/messenger-default-global", "action": "created"}]
 entries:
   description: Per consumer, the entry written and the endpoint it resolves to (empty when O(state=absent)).
-  returned: always
+  returned: unless O(validate_only=true)
   type: list
   elements: dict
   contains:
@@ -369,7 +382,7 @@ removed:
   sample: {"mesh-1": ["DestinationRule/istio-system/messenger-default-global"]}
 changes:
   description: Per cluster, counts of actions and the objects that changed.
-  returned: always
+  returned: unless O(validate_only=true)
   type: dict
 """
 
@@ -421,6 +434,7 @@ def argument_spec():
         dns=dict(type="str", choices=list(DNS_MODES), default="istio_dns_proxy"),
         dns_nameservers=dict(type="list", elements="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
+        validate_only=dict(type="bool", default=False),
     )
 
 

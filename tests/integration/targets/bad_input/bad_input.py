@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Check the record bad_input.yml wrote for the rows of table.yml; exit 1 on any bad row.
 
-  bad_input.py RECORD REPO
+  bad_input.py RECORD REPO          (the module and role rows, bad_input.yml's record)
+  bad_input.py RECORD REPO --site   (the site_rows, site_rows.py's record: each through the whole site.yml)
 
 Per row: the task failed; its msg names the row's option and matches the row's msg regex, and
 carries no traceback; a row with `secret` (a credential among its vars): the msg does not show it and
@@ -33,13 +34,21 @@ def _changes(before, after):
     return out
 
 
-def check(record, repo):
+# what the site rows must cover (issue 15), as regexes on the rows' option
+SITE_KINDS = {"a node count outside min..max": r"node_groups|_nodes|node_count",
+              "an EKS version not offered": r"^eks_cluster_version$", "a GKE version not offered": r"^gke_cluster_version$",
+              "an istio_version with no release": r"^istio_version$", "an invalid DNS suffix": r"host_suffix",
+              "a bad CIDR": r"cidr"}
+
+
+def check(record, repo, site=False):
     baseline = _parse(record["baseline"])
     rows = record["rows"]
     problems = []
     for number, entry in enumerate(rows, 1):
         row, msg = entry["row"], entry.get("msg") or ""
-        what = "%s %s" % (row.get("module") or "role " + row.get("role", "?"), row["option"])
+        what = "%s %s" % ("site.yml" if row.get("site") else row.get("module") or "role " + row.get("role", "?"),
+                          row["option"])
         errors = []
         if not entry.get("failed"):
             errors.append("did not fail (msg: %r)" % msg[:200])
@@ -61,6 +70,19 @@ def check(record, repo):
             print("       -> %s" % error)
         if errors:
             problems.append("row %d (%s): %s" % (number, what, "; ".join(errors)))
+    if site:
+        for kind, pattern in sorted(SITE_KINDS.items()):
+            if not any(re.search(pattern, e["row"]["option"]) for e in rows):
+                problems.append("no site row for %s" % kind)
+        final = _changes(baseline, _parse(record["final"]))
+        if final:
+            problems.append("state after the last site row differs from the state before the first: %s"
+                            % "; ".join(final))
+        for problem in problems:
+            print("  " + problem)
+        outcome = "%d problem(s)" % len(problems) if problems else "all failed in the preflight, nothing created"
+        print("bad input through site.yml: %d rows, %s" % (len(rows), outcome))
+        return 1 if problems else 0
     modules = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(repo, "plugins/modules/*.py"))
                      if not os.path.basename(p).startswith("_"))
     roles = sorted(p.split(os.sep)[-3] for p in glob.glob(os.path.join(repo, "roles/*/meta/argument_specs.yml")))
@@ -86,4 +108,4 @@ def check(record, repo):
 
 if __name__ == "__main__":
     with open(sys.argv[1]) as handle:
-        sys.exit(check(json.load(handle), sys.argv[2]))
+        sys.exit(check(json.load(handle), sys.argv[2], site="--site" in sys.argv[3:]))

@@ -30,4 +30,11 @@ echo "bad_input.yml: $(( $(date +%s) - t ))s"
 
 step "check every row"
 "$PY" "$HERE/bad_input.py" "$record" "$REPO" || fail "bad input rows failed (see above)"
+
+step "the site rows: each through the whole site.yml (sandbox inventory); the preflight must refuse it, nothing created"
+t=$(date +%s)
+"$PY" "$HERE/site_rows.py" "$HERE/table.yml" "$REPO" "$LOGS/bad-input-site-record.json" "$LOGS" "${MESH_BAD_INPUT_ONLY:-}" \
+    || fail "site_rows.py failed"
+echo "site rows: $(( $(date +%s) - t ))s"
+"$PY" "$HERE/bad_input.py" "$LOGS/bad-input-site-record.json" "$REPO" --site || fail "bad input site rows failed (see above)"
 step "passed"
