@@ -67,12 +67,20 @@ units() {
 
 # The longest targets first (by the last measured default-tier run, docs/testing.md), so that the last ones to
 # start are short and the lanes end close together.
-IT_ORDER=(playbooks istio_multicluster interrupted interrupted_shard2 interrupted_shard3 benchmark_smoke bad_input byo_cluster eks_cluster
-  mesh_service_entry mesh_ca plain_cluster molecule sandbox gke_cluster istioctl_release execution_environment)
+IT_ORDER=(playbooks istio_multicluster interrupted interrupted_shard2 interrupted_shard3 benchmark_smoke bad_input eks_cluster byo_cluster
+  mesh_ca mesh_service_entry plain_cluster sandbox molecule gke_cluster istioctl_release execution_environment)
+
+# failure_tail WHAT LOG: "[test] WHAT; log tail (.cache/LOG):" and the log's last 60 lines, in one write, so that
+# lanes finishing together do not interleave their tails
+failure_tail() {
+  local msg
+  msg=$(printf '[test] %s; log tail (.cache/%s):\n%s' "$1" "$2" "$(tail -n 60 "$root/.cache/$2")")
+  printf '%s\n' "$msg"
+}
 
 # it_target TARGET: runs one target's runme.sh into .cache/it-TARGET.log, records its row
 it_target() {
-  local target=$1 dir="tests/integration/targets/$1" t rc msg
+  local target=$1 dir="tests/integration/targets/$1" t rc
   t=$(date +%s)
   MESH_REPO="$root" "$dir/runme.sh" >"$root/.cache/it-$target.log" 2>&1; rc=$?
   t=$(( $(date +%s) - t ))
@@ -81,10 +89,7 @@ it_target() {
     echo "[test] integration $target: passed in ${t}s"
   else
     record target "$target" "$t" "FAILED (rc=$rc)"
-    # one write, so that lanes finishing together do not interleave their tails
-    msg=$(printf '[test] integration %s: FAILED (rc=%s) in %ss; log tail (.cache/it-%s.log):\n%s' \
-      "$target" "$rc" "$t" "$target" "$(tail -n 60 "$root/.cache/it-$target.log")")
-    printf '%s\n' "$msg"
+    failure_tail "integration $target: FAILED (rc=$rc) in ${t}s" "it-$target.log"
   fi
   return $rc
 }
@@ -149,16 +154,14 @@ run_stage() {
 # static_stages STAGE...: sanity, lint, units one after the other, each into .cache/test-STAGE.log (its tail
 # printed on failure), recording their rows: the lane that runs beside the integration targets
 static_stages() {
-  local stage t r msg
+  local stage t r
   for stage in "$@"; do
     t=$(date +%s)
     if "$stage" >"$root/.cache/test-$stage.log" 2>&1; then
       r=passed; echo "[test] $stage passed in $(( $(date +%s) - t ))s (log: .cache/test-$stage.log)"
     else
       r=FAILED
-      msg=$(printf '[test] %s FAILED after %ss; log tail (.cache/test-%s.log):\n%s' \
-        "$stage" "$(( $(date +%s) - t ))" "$stage" "$(tail -n 60 "$root/.cache/test-$stage.log")")
-      printf '%s\n' "$msg"
+      failure_tail "$stage FAILED after $(( $(date +%s) - t ))s" "test-$stage.log"
     fi
     record stage "$stage" "$(( $(date +%s) - t ))" "$r"
   done

@@ -4,7 +4,7 @@
   site_rows.py TABLE REPO RECORD LOGDIR [ONLY_REGEX]
 
 Each row: `ansible-playbook playbooks/site.yml -e <the row's vars as JSON>` on the sandbox inventory (the cloud
-emulators' environment is the caller's), with Ansible's json callback. The row's msg is the preflight's report
+emulators' environment is the caller's), results printed as one-line JSON. The row's msg is the preflight's report
 (the task "Every stage's options are valid ...", which lists every problem found on every host), else the first
 failed task's msg. The state after the row (state.py --ec2-iam: EKS clusters, VPCs, subnets and IAM roles of
 the AWS emulator, GKE clusters, the plain cluster's objects, the scratch folder; plus the kubeconfigs folder of
@@ -34,21 +34,21 @@ def state(python):
 
 
 def failure_msg(output):
-    """The preflight's report, else the first failed task's msg, from the json callback's output."""
-    try:
-        doc = json.loads(output[output.index("{"):])
-    except ValueError:
-        return "(no JSON output) " + output[-500:]
-    first = None
-    for play in doc.get("plays", []):
-        for task in play.get("tasks", []):
-            for result in task.get("hosts", {}).values():
-                if result.get("failed") and not result.get("skipped"):
-                    msg = str(result.get("msg", ""))
-                    if task["task"]["name"].startswith(REPORT_TASK):
-                        return msg
-                    first = first or msg
-    return first or ""
+    """The preflight's report, else the first failed task's msg, from the default callback's output with
+    results as one-line JSON (`fatal: [host]: FAILED! => {...}` under `TASK [name]`)."""
+    task, first = "", None
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK ["):line.rfind("]")]
+        elif line.startswith("fatal: [") and "=> " in line:
+            try:
+                msg = str(json.loads(line[line.index("=> ") + 3:]).get("msg", ""))
+            except ValueError:
+                msg = line
+            if REPORT_TASK in task:
+                return msg
+            first = first or msg
+    return first or "(no failed task in the output) " + output[-500:]
 
 
 def main(table, repo, record, logdir, only=""):
@@ -57,13 +57,14 @@ def main(table, repo, record, logdir, only=""):
     python = sys.executable
     baseline = state(python)
     out = []
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+               ANSIBLE_CALLBACK_FORMAT_PRETTY="false", ANSIBLE_NOCOLOR="1")
     for number, row in enumerate(rows, 1):
         started = time.time()
         proc = subprocess.run([os.path.join(os.path.dirname(python), "ansible-playbook"), "playbooks/site.yml",
                                "-e", json.dumps(row["vars"])], cwd=repo, env=env, capture_output=True, text=True,
                               check=False)
-        with open(os.path.join(logdir, "site-row-%02d.json" % number), "w") as handle:
+        with open(os.path.join(logdir, "site-row-%02d.log" % number), "w") as handle:
             handle.write(proc.stdout + proc.stderr)
         msg = failure_msg(proc.stdout)
         print("site row %d (%s): rc=%d in %.0f s" % (number, row["option"], proc.returncode, time.time() - started))
