@@ -447,6 +447,20 @@ def argument_spec():
         )),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
+        access_entries=dict(type="list", elements="dict", options=dict(
+            principal_arn=dict(type="str", required=True),
+            type=dict(type="str", default="STANDARD", choices=list(aws.ACCESS_ENTRY_TYPES)),
+            username=dict(type="str"),
+            kubernetes_groups=dict(type="list", elements="str"),
+            access_policies=dict(type="list", elements="dict", options=dict(
+                policy=dict(type="str", required=True),
+                access_scope=dict(type="dict", options=dict(
+                    type=dict(type="str", default="cluster", choices=["cluster", "namespace"]),
+                    namespaces=dict(type="list", elements="str"),
+                )),
+            )),
+        )),
+        purge_access_entries=dict(type="bool", default=False),
         kubeconfig=dict(type="path"),
         kubeconfig_auth=dict(type="str", choices=["exec", "token"], default="exec"),
         progress_file=dict(type="path"),
@@ -476,8 +490,50 @@ class EksCluster(object):
     def describe(self):
         return aws.describe_cluster(self.eks, self.params["name"])
 
-    def result(self, cluster, groups):
-        return aws.cluster_result(cluster, groups)
+    def result(self, cluster, groups, access=None):
+        out = aws.cluster_result(cluster, groups)
+        if out and self.params["access_entries"] is not None:
+            out["access_entries"] = aws.access_entries_result(access)
+        return out
+
+    # ------------------------------------------------------------------ access entries
+    def read_access(self, cluster):
+        """The cluster's access entries when the option is set and the cluster has them (else None / {})."""
+        if self.params["access_entries"] is None or cluster is None:
+            return None
+        if (cluster.get("accessConfig") or {}).get("authenticationMode") == "CONFIG_MAP":
+            return {}
+        return aws.describe_access_entries(self.eks, self.params["name"])
+
+    def access_mode_errors(self, after):
+        if after.get("access_entries") is None or after["authentication_mode"] != "CONFIG_MAP":
+            return []
+        if not (self.params["access_entries"] or self.params["purge_access_entries"]):
+            return []
+        return ["access_entries needs authentication_mode API_AND_CONFIG_MAP or API, and cluster %s uses CONFIG_MAP: "
+                "set authentication_mode: API_AND_CONFIG_MAP (EKS moves the cluster there in place)"
+                % self.params["name"]]
+
+    def plan_access(self, have, want):
+        """The access-entry steps; purge never deletes the caller's own entry nor entries of other types than
+        STANDARD (EKS makes those for node roles)."""
+        if want is None:
+            return {"errors": [], "steps": []}
+        name = self.params["name"]
+        plan = aws.plan_access_entries(name, have or {}, want, keep=lambda view: view["type"] != "STANDARD")
+        if any(step["call"] == "delete_access_entry" for step in plan["steps"]):
+            sts = aws.RetryingClient(aws.client(self.session, "sts", self.params), timeout=60)
+            caller = sts.call("get_caller_identity")["Arn"]
+            plan = aws.plan_access_entries(name, have or {}, want, keep=lambda view: view["type"] != "STANDARD"
+                                           or aws.same_principal(view["principal_arn"], caller))
+        return plan
+
+    def run_access_steps(self, steps):
+        for step in steps:
+            if step["call"] in ("delete_access_entry", "disassociate_access_policy"):
+                self.eks.call_or_none(step["call"], **step["args"])
+            else:
+                self.eks.call(step["call"], **step["args"])
 
     # ------------------------------------------------------------------ waits
     def _timeout(self):
@@ -587,7 +643,10 @@ class EksCluster(object):
         if cluster is not None and cluster["status"] == "FAILED":
             self.fail("cluster %s is FAILED; delete it with state=absent and create it again" % name)
         before = aws.cluster_view(cluster, groups) if cluster else None
+        if before is not None and self.params["access_entries"] is not None:
+            before["access_entries"] = self.read_access(cluster)
         after = aws.desired_view(self.params, before)
+        after["access_entries"] = aws.desired_access_entries(self.params, before)
         if before is None:
             if self.module.check_mode:
                 # What a create needs may not exist yet in check mode (the role's IAM roles and
@@ -608,14 +667,31 @@ class EksCluster(object):
         if plan["errors"]:
             self.fail("cluster %s cannot be updated in place: %s" % (name, "; ".join(plan["errors"])),
                       diff=dict(before=before, after=after))
-        problems = self.version_errors(before, after)
+        problems = self.access_mode_errors(after) + self.version_errors(before, after)
         if problems:
             self.fail("cluster %s: %s" % (name, "; ".join(problems)))
+        access_plan = self.plan_access((before or {}).get("access_entries"), after["access_entries"])
+        if access_plan["errors"]:
+            self.fail("cluster %s cannot be updated in place: %s" % (name, "; ".join(access_plan["errors"])),
+                      diff=dict(before=before, after=after))
         steps = plan["steps"]
-        self.changes.extend(step["what"] for step in steps)
-        self.changed = bool(steps)
-        if self.module.check_mode or not steps:
+        self.changes.extend(step["what"] for step in steps + access_plan["steps"])
+        self.changed = bool(steps or access_plan["steps"])
+        if self.module.check_mode or not self.changed:
             return before, after
+        if steps:
+            self.run_cluster_steps(cluster, groups, steps, wait_active=bool(access_plan["steps"]))
+        if after["access_entries"] is not None and before is None:
+            # a new cluster: EKS made the creator's entry; plan again against what is there now
+            have = self.read_access(self.describe()[0])
+            fresh = self.plan_access(have, aws.desired_access_entries(self.params, {"access_entries": have}))
+            self.changes[len(self.changes) - len(access_plan["steps"]):] = [step["what"] for step in fresh["steps"]]
+            access_plan = fresh
+        self.run_access_steps(access_plan["steps"])
+        return before, after
+
+    def run_cluster_steps(self, cluster, groups, steps, wait_active=False):
+        name = self.params["name"]
         if cluster is not None and cluster["status"] in ("CREATING", "UPDATING"):
             self.wait_cluster("ACTIVE")
         for group in groups:
@@ -626,7 +702,7 @@ class EksCluster(object):
             call = step["call"]
             if call == "create_cluster":
                 self.eks.call(call, **step["args"])
-                if len(steps) > 1 or self.params["wait"]:
+                if len(steps) > 1 or self.params["wait"] or wait_active:
                     self.wait_cluster("ACTIVE")
             elif call in ("update_cluster_version", "update_cluster_config"):
                 self.wait_update(self.eks.call(call, **step["args"])["update"])
@@ -649,7 +725,6 @@ class EksCluster(object):
                 self.wait_nodegroup(group_name, "ACTIVE")
             for group_name in deleted_groups:
                 self.wait_nodegroup(group_name, "gone")
-        return before, after
 
     def version_errors(self, before, after):
         """The version to create or upgrade to, against what EKS offers in this region (one read)."""
@@ -671,6 +746,11 @@ class EksCluster(object):
         after = aws.desired_view(self.params, before)
         # a create's role and subnets are not checked: the role makes them after this preflight
         problems = aws.plan_update(before, after)["errors"] if before is not None else []
+        if before is not None and self.params["access_entries"] is not None:
+            before["access_entries"] = self.read_access(cluster)
+            after["access_entries"] = aws.desired_access_entries(self.params, before)
+            problems += self.access_mode_errors(after)
+            problems += aws.plan_access_entries(name, before["access_entries"] or {}, after["access_entries"])["errors"]
         return problems + self.version_errors(before, after)
 
     # ------------------------------------------------------------------ kubeconfig
@@ -701,9 +781,11 @@ class EksCluster(object):
                     result["diff"] = dict(before=before, after={})
                 self.module.exit_json(**result)
             before, after = self.present(cluster, groups)
+            access = (before or {}).get("access_entries")
             if not self.module.check_mode and self.changed:
                 cluster, groups = self.describe()
-            result = dict(changed=self.changed, changes=self.changes, cluster=self.result(cluster, groups))
+                access = self.read_access(cluster)
+            result = dict(changed=self.changed, changes=self.changes, cluster=self.result(cluster, groups, access))
             path, kube_changed, kube_diff = self.write_kubeconfig(cluster)
             if path:
                 result["kubeconfig"] = path
