@@ -16,6 +16,8 @@ description:
   - Updates in place what EKS allows, one update at a time and waiting for each - control-plane version
     (one minor version per run), endpoint access and public access CIDRs, control-plane logging,
     authentication mode, tags, node group scaling, labels, taints and version.
+  - Grants more IAM principals access to the cluster through EKS access entries and access policies
+    (O(access_entries)), after the cluster's own changes.
   - What EKS cannot change in place (O(role_arn), O(subnets), O(security_groups), a node group's instance
     types, AMI type, disk size, role or subnets) fails the task with a message naming the option; the
     module never deletes and recreates a cluster or node group to apply a change.
@@ -125,9 +127,85 @@ options:
     description:
       - How IAM principals are mapped to Kubernetes identities. EKS only moves C(CONFIG_MAP) to
         C(API_AND_CONFIG_MAP) to C(API), one step per update; other changes fail.
-      - EKS default C(API_AND_CONFIG_MAP). The cluster creator always gets cluster admin.
+      - EKS default C(API_AND_CONFIG_MAP). The cluster creator gets cluster admin (in the C(API) modes through its
+        own access entry with C(AmazonEKSClusterAdminPolicy), which EKS makes at creation).
     type: str
     choices: [API, API_AND_CONFIG_MAP, CONFIG_MAP]
+  access_entries:
+    description:
+      - IAM principals (roles or users) allowed into the cluster through EKS access entries, each with its
+        Kubernetes identity and the EKS access policies that say what it may do. Needs O(authentication_mode)
+        C(API_AND_CONFIG_MAP) or C(API) (an existing C(CONFIG_MAP) cluster moves to C(API_AND_CONFIG_MAP) in place).
+      - When not set, access entries are left alone (and not read). Entries not listed are kept unless
+        O(purge_access_entries=true).
+      - EKS gives the principal that creates the cluster its own entry with C(AmazonEKSClusterAdminPolicy); you do
+        not list it. To let another operator or an AWX credential in, add its IAM role (not the
+        C(assumed-role/...) session ARN) or user here.
+      - Listed entries are made to match exactly - username (when set), Kubernetes groups and access policies
+        with their scopes; a policy not listed is disassociated. The type cannot change in place.
+    type: list
+    elements: dict
+    version_added: 0.3.0
+    suboptions:
+      principal_arn:
+        description: ARN of the IAM role (C(arn:aws:iam::<account>:role/<name>)) or user (C(...:user/<name>)).
+        type: str
+        required: true
+      type:
+        description:
+          - Entry type. C(STANDARD) for people and automation; the others are for node roles, and take no
+            username, groups or access policies.
+        type: str
+        choices: [STANDARD, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX]
+        default: STANDARD
+      username:
+        description:
+          - Kubernetes username of the principal. EKS's default is the user ARN, or
+            C(arn:aws:sts::<account>:assumed-role/<role>/{{SessionName}}) for a role. Cannot start with
+            C(system:), C(eks:), C(aws:), C(amazon:) or C(iam:). When not set, the entry's username is kept.
+        type: str
+      kubernetes_groups:
+        description:
+          - Kubernetes groups of the principal, for your own RBAC bindings (EKS checks no binding exists).
+            Not C(system:*); grant admin with an access policy instead. Not set means no groups.
+        type: list
+        elements: str
+      access_policies:
+        description: EKS access policies associated with the entry (authorization next to RBAC). Not set means none.
+        type: list
+        elements: dict
+        suboptions:
+          policy:
+            description:
+              - C(AmazonEKSViewPolicy) (read, no Secrets), C(AmazonEKSAdminViewPolicy) (read, Secrets too),
+                C(AmazonEKSEditPolicy) (change namespaced objects, not RBAC), C(AmazonEKSAdminPolicy) (everything
+                in the namespaces, RBAC too), C(AmazonEKSClusterAdminPolicy) (cluster-admin), or the full ARN
+                C(arn:aws:eks::aws:cluster-access-policy/<name>).
+            type: str
+            required: true
+          access_scope:
+            description: Where the policy applies.
+            type: dict
+            suboptions:
+              type:
+                description: C(cluster) (every namespace and cluster-scoped objects) or C(namespace).
+                type: str
+                choices: [cluster, namespace]
+                default: cluster
+              namespaces:
+                description: The namespaces, with C(namespace) scope only (required then); a trailing C(*) matches a prefix.
+                type: list
+                elements: str
+  purge_access_entries:
+    description:
+      - Delete the access entries not in O(access_entries). Needs O(access_entries) (an empty list removes all).
+      - Never deletes the entry of the principal the module runs as (so a run cannot lock itself out; list it to
+        change it, or remove it with another principal) nor entries of a type other than C(STANDARD) (EKS makes
+        those for node roles). The cluster creator's entry is deleted when another principal runs the module
+        with purge and does not list it.
+    type: bool
+    default: false
+    version_added: 0.3.0
   node_role_arn:
     description: Default IAM role of the node groups that do not set O(node_groups[].node_role_arn).
     type: str
@@ -294,6 +372,25 @@ EXAMPLES = r"""
     version: "1.33"
     support_type: EXTENDED
 
+- name: Let a second operator (read only) and the AWX credential's role (cluster admin) in, remove other entries
+  multicloud.mesh.eks_cluster:
+    name: mesh-1
+    region: eu-central-1
+    access_entries:
+      - principal_arn: arn:aws:iam::123456789012:user/alice
+        access_policies:
+          - policy: AmazonEKSViewPolicy
+            access_scope: {type: cluster}
+      - principal_arn: arn:aws:iam::123456789012:role/awx-mesh
+        access_policies:
+          - policy: AmazonEKSClusterAdminPolicy
+      - principal_arn: arn:aws:iam::123456789012:role/dev-team
+        kubernetes_groups: [dev-team]
+        access_policies:
+          - policy: AmazonEKSEditPolicy
+            access_scope: {type: namespace, namespaces: [dev, "dev-*"]}
+    purge_access_entries: true
+
 - name: Delete the node groups, then the cluster
   multicloud.mesh.eks_cluster:
     name: mesh-1
@@ -364,6 +461,19 @@ cluster:
       elements: dict
       sample: [{"nodegroup_name": "default", "status": "ACTIVE", "version": "1.31",
                 "scaling_config": {"min_size": 2, "max_size": 4, "desired_size": 2}}]
+    access_entries:
+      description:
+        - The access entries (sorted by principal) with their associated access policies; only when
+          O(access_entries) is set. Empty for a C(CONFIG_MAP) cluster.
+      type: list
+      elements: dict
+      returned: when O(access_entries) is set
+      version_added: 0.3.0
+      sample: [{"principal_arn": "arn:aws:iam::123456789012:user/alice", "type": "STANDARD",
+                "username": "arn:aws:iam::123456789012:user/alice", "kubernetes_groups": [],
+                "access_entry_arn": "arn:aws:eks:eu-central-1:123456789012:access-entry/mesh-1/user/123456789012/alice/1a2b",
+                "access_policies": [{"policy_arn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                                     "access_scope": {"type": "cluster", "namespaces": []}}]}]
 msg:
   description: With O(validate_only), that the options are valid.
   returned: when O(validate_only=true) and the options are valid

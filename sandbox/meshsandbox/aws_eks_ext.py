@@ -1274,6 +1274,17 @@ def _aws_tag_resource_types():
     ec2_utils.EC2_PREFIX_TO_RESOURCE.update(AWS_TAG_RESOURCE_TYPES)  # the dict moto's DescribeTags reads
 
 
+def _sts_caller_identity(self, access_key_id, region):
+    """GetCallerIdentity names the emulator's own admin key (not an IAM key in moto) as the token webhook and the
+    creator's access entry do (moto's fallback: arn:aws:sts::<account>:user/moto)."""
+    user_id, arn, account = _orig["sts_get_caller_identity"](self, access_key_id, region)
+    if arn.endswith(":user/moto") and LIFECYCLE.principal_of:
+        known = LIFECYCLE.principal_of(access_key_id)
+        if known:
+            return "AIDASANDBOXADMIN0000", known, account
+    return user_id, arn, account
+
+
 def install(lifecycle=None):
     """Patch moto's EKS/ELB classes (idempotent). Must run before the moto server app is built."""
     global _installed, LIFECYCLE
@@ -1330,6 +1341,10 @@ def install(lifecycle=None):
         "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$":
             dispatch,
     })
+
+    from moto.sts import models as sts_models
+    _orig["sts_get_caller_identity"] = sts_models.STSBackend.get_caller_identity
+    sts_models.STSBackend.get_caller_identity = _sts_caller_identity
 
     from moto.elb import responses as elb_responses
     _orig["elb_create_load_balancer_response"] = elb_responses.ELBResponse.create_load_balancer

@@ -267,3 +267,10 @@ def test_operations_are_counted_by_name(setup, emu):
     text = json.dumps(counted)
     for operation in ("CreateAccessEntry", "DescribeAccessEntry", "DeleteAccessEntry"):
         assert "eks:" + operation in text
+
+
+def test_caller_identity_of_the_admin_key_is_the_creator(admin, emu, setup):
+    """STS names the emulator's admin key as the token webhook and the creator's entry do (purge keeps it)."""
+    assert client(admin, emu, "sts").get_caller_identity()["Arn"] == "arn:aws:iam::123456789012:user/mesh-admin"
+    alice = setup["users"]["ae-alice"]
+    assert client(alice["session"], emu, "sts").get_caller_identity()["Arn"] == alice["arn"]
