@@ -53,8 +53,8 @@ options:
     default: exec
   access_entries:
     description:
-      - Also return the cluster's EKS access entries with their access policies (RV(cluster.access_entries)):
-        one C(ListAccessEntries) call plus two calls per entry. A C(CONFIG_MAP) cluster has none.
+      - Also return the cluster's EKS access entries with their access policies, in RV(cluster.access_entries).
+        It costs one C(ListAccessEntries) call plus two calls per entry. A C(CONFIG_MAP) cluster has none.
     type: bool
     default: false
     version_added: 0.3.0
