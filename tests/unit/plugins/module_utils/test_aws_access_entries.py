@@ -86,8 +86,8 @@ def test_plan_creates_associates_and_is_idempotent():
 
 
 def test_plan_updates_scope_groups_and_policies():
-    have = {USER: view(policies={VIEW: {"type": "cluster", "namespaces": []}, EDIT: {"type": "cluster",
-                                                                                    "namespaces": []}})}
+    cluster_scope = {"type": "cluster", "namespaces": []}
+    have = {USER: view(policies={VIEW: dict(cluster_scope), EDIT: dict(cluster_scope)})}
     want = aws.desired_access_entries(params([entry(kubernetes_groups=["readers"], access_policies=[
         {"policy": "AmazonEKSViewPolicy", "access_scope": {"type": "namespace", "namespaces": ["b", "a"]}}])]),
         {"access_entries": have})

@@ -21,8 +21,10 @@ from ansible_collections.multicloud.mesh.plugins.module_utils import aws  # noqa
 
 REGION = "eu-central-1"
 POLICY = "arn:aws:eks::aws:cluster-access-policy/"
-VIEW, EDIT, ADMIN, CLUSTER_ADMIN = (POLICY + n for n in ("AmazonEKSViewPolicy", "AmazonEKSEditPolicy",
-                                                        "AmazonEKSAdminPolicy", "AmazonEKSClusterAdminPolicy"))
+VIEW = POLICY + "AmazonEKSViewPolicy"
+EDIT = POLICY + "AmazonEKSEditPolicy"
+ADMIN = POLICY + "AmazonEKSAdminPolicy"
+CLUSTER_ADMIN = POLICY + "AmazonEKSClusterAdminPolicy"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def setup(admin, emu):
     for name, mode in (("ae-api", "API_AND_CONFIG_MAP"), ("ae-cm", "CONFIG_MAP")):
         eks.create_cluster(name=name, roleArn=role, resourcesVpcConfig={"subnetIds": subnets},
                            accessConfig={"authenticationMode": mode, "bootstrapClusterCreatorAdminPermissions": True})
-    for _ in range(100):
+    for dummy in range(100):
         if all(eks.describe_cluster(name=n)["cluster"]["status"] == "ACTIVE" for n in ("ae-api", "ae-cm")):
             break
         time.sleep(0.1)
