@@ -364,6 +364,7 @@ def validate_params(params):
     errors += validate.errors(validate.at_least(params.get("wait_timeout"), "wait_timeout"))
     if params.get("state") == "absent":
         return errors
+    errors += access_entry_errors(params)
     version = params.get("version")
     if version is not None and not VERSION_RE.match(version):
         errors.append("version %r must be a Kubernetes minor version like 1.31" % version)
@@ -854,12 +855,246 @@ def result_view(view):
     """The module's ``cluster`` return value for a view (node groups as a sorted list)."""
     out = dict(view)
     out["node_groups"] = [view["node_groups"][k] for k in sorted(view.get("node_groups") or {})]
+    if out.get("access_entries") is not None:
+        out["access_entries"] = access_entries_result(out["access_entries"])
+    else:
+        out.pop("access_entries", None)
     return out
 
 
 def snake_cluster(cluster):
     """DescribeCluster's ``cluster`` in snake_case (tags kept as given)."""
     return camel_dict_to_snake_dict(cluster, ignore_list=["tags"])
+
+
+# ---------------------------------------------------------------------------------------------
+# EKS: access entries (option access_entries of eks_cluster)
+# ---------------------------------------------------------------------------------------------
+
+ACCESS_POLICY_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
+ACCESS_POLICIES = ("AmazonEKSAdminPolicy", "AmazonEKSAdminViewPolicy", "AmazonEKSClusterAdminPolicy",
+                   "AmazonEKSEditPolicy", "AmazonEKSViewPolicy")
+ACCESS_ENTRY_TYPES = ("STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX")
+PRINCIPAL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):(role|user)/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
+ASSUMED_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sts::([0-9]{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+$")
+RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
+NAMESPACE_PATTERN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$|^[a-z0-9][-a-z0-9]{0,61}\*$")
+
+
+def access_policy_arn(policy):
+    """A policy option (short name like AmazonEKSViewPolicy, or its full ARN) -> the ARN EKS takes."""
+    return policy if str(policy).startswith("arn:") else ACCESS_POLICY_PREFIX + str(policy)
+
+
+def access_entry_errors(params):
+    """Problems with access_entries / purge_access_entries, before any call (list of messages)."""
+    entries = params.get("access_entries")
+    errors = []
+    if entries is None:
+        if params.get("purge_access_entries"):
+            errors.append("purge_access_entries needs access_entries: list the entries to keep (an empty list "
+                          "removes every STANDARD entry except the one of the caller)")
+        return errors
+    if params.get("authentication_mode") == "CONFIG_MAP" and (entries or params.get("purge_access_entries")):
+        errors.append("access_entries needs authentication_mode API_AND_CONFIG_MAP or API (EKS has no access entries "
+                      "in CONFIG_MAP mode): set authentication_mode: API_AND_CONFIG_MAP (an existing cluster moves "
+                      "there in place), or leave access_entries out")
+    seen = set()
+    known = ", ".join(ACCESS_POLICIES)
+    for index, entry in enumerate(entries):
+        principal = entry.get("principal_arn") or ""
+        label = "access_entries[%s]" % (principal or index)
+        if ASSUMED_ROLE_ARN_RE.match(principal):
+            errors.append("%s.principal_arn %r is an STS assumed-role session; name the IAM role instead "
+                          "(arn:aws:iam::<account>:role/<name>)" % (label, principal))
+        elif not PRINCIPAL_ARN_RE.match(principal):
+            errors.append("%s.principal_arn %r is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or "
+                          "arn:aws:iam::<account>:user/<name>)" % (label, principal))
+        if principal in seen:
+            errors.append("%s is listed twice" % label)
+        seen.add(principal)
+        entry_type = entry.get("type") or "STANDARD"
+        if entry_type not in ACCESS_ENTRY_TYPES:
+            errors.append("%s.type %r must be one of %s" % (label, entry_type, ", ".join(ACCESS_ENTRY_TYPES)))
+        elif entry_type != "STANDARD":
+            if entry.get("username") is not None or entry.get("kubernetes_groups") or entry.get("access_policies"):
+                errors.append("%s: username, kubernetes_groups and access_policies are only for type STANDARD "
+                              "(EKS sets the identity of %s entries itself)" % (label, entry_type))
+            if ":role/" not in principal:
+                errors.append("%s: an entry of type %s must name an IAM role" % (label, entry_type))
+        username = entry.get("username")
+        if username is not None and (not username or username.startswith(RESERVED_USERNAME_PREFIXES)):
+            errors.append("%s.username %r is not allowed: it can't be empty or start with %s"
+                          % (label, username, ", ".join(RESERVED_USERNAME_PREFIXES)))
+        for group in entry.get("kubernetes_groups") or []:
+            if not group or group.startswith("system:"):
+                errors.append("%s.kubernetes_groups: %r is not allowed (EKS refuses empty names and the system: "
+                              "prefix; grant cluster admin with access policy AmazonEKSClusterAdminPolicy)"
+                              % (label, group))
+        policies_seen = set()
+        for policy in entry.get("access_policies") or []:
+            name = policy.get("policy") or ""
+            arn = access_policy_arn(name)
+            if not arn.startswith(ACCESS_POLICY_PREFIX) or arn[len(ACCESS_POLICY_PREFIX):] not in ACCESS_POLICIES:
+                errors.append("%s.access_policies: unknown access policy %r (use one of %s, or its ARN %s<name>)"
+                              % (label, name, known, ACCESS_POLICY_PREFIX))
+                continue
+            if arn in policies_seen:
+                errors.append("%s.access_policies: %s is listed twice" % (label, name))
+            policies_seen.add(arn)
+            scope = policy.get("access_scope") or {}
+            kind, namespaces = scope.get("type") or "cluster", scope.get("namespaces") or []
+            if kind == "cluster" and namespaces:
+                errors.append("%s.access_policies[%s]: access_scope.namespaces is only for access_scope.type "
+                              "namespace (cluster scope covers every namespace)" % (label, name))
+            if kind == "namespace" and not namespaces:
+                errors.append("%s.access_policies[%s]: access_scope.type namespace needs access_scope.namespaces "
+                              "(one or more)" % (label, name))
+            for namespace in namespaces:
+                if not NAMESPACE_PATTERN_RE.match(namespace or ""):
+                    errors.append("%s.access_policies[%s]: %r is not a namespace name (DNS label, a trailing * "
+                                  "matches a prefix)" % (label, name, namespace))
+    return errors
+
+
+def same_principal(arn_a, arn_b):
+    """Two principal ARNs name the same IAM user or role (an assumed-role session counts as its role;
+    paths are ignored: STS does not keep them)."""
+    def key(arn):
+        match = ASSUMED_ROLE_ARN_RE.match(arn or "")
+        if match:
+            return (match.group(1), "role", match.group(2))
+        match = PRINCIPAL_ARN_RE.match(arn or "")
+        return match.groups() if match else (arn,)
+    return key(arn_a) == key(arn_b)
+
+
+def access_entry_view(entry, policies):
+    """The comparable view of a DescribeAccessEntry ``accessEntry`` and its associated policies."""
+    return {
+        "principal_arn": entry["principalArn"],
+        "type": entry.get("type") or "STANDARD",
+        "username": entry.get("username"),
+        "kubernetes_groups": sorted(entry.get("kubernetesGroups") or []),
+        "access_policies": dict((p["policyArn"], {"type": (p.get("accessScope") or {}).get("type") or "cluster",
+                                                  "namespaces": sorted((p.get("accessScope") or {}).get("namespaces")
+                                                                       or [])})
+                                for p in policies or []),
+        "access_entry_arn": entry.get("accessEntryArn"),
+    }
+
+
+def desired_access_entries(params, before):
+    """{principal_arn: view} the options ask for (None when access_entries is not set). An unset username
+    keeps the entry's (EKS's default for a new one); unset kubernetes_groups and access_policies mean none."""
+    if params.get("access_entries") is None:
+        return None
+    have = (before or {}).get("access_entries") or {}
+    out = {}
+    for entry in params["access_entries"]:
+        arn = entry["principal_arn"]
+        current = have.get(arn) or {}
+        entry_type = entry.get("type") or "STANDARD"
+        policies = {}
+        for policy in entry.get("access_policies") or []:
+            scope = policy.get("access_scope") or {}
+            kind = scope.get("type") or "cluster"
+            policies[access_policy_arn(policy["policy"])] = {
+                "type": kind, "namespaces": sorted(set(scope.get("namespaces") or [])) if kind == "namespace" else []}
+        out[arn] = {
+            "principal_arn": arn,
+            "type": entry_type,
+            "username": entry.get("username") if entry.get("username") is not None else current.get("username"),
+            "kubernetes_groups": sorted(set(entry.get("kubernetes_groups") or [])) if entry_type == "STANDARD"
+            else current.get("kubernetes_groups", []),
+            "access_policies": policies,
+            "access_entry_arn": current.get("access_entry_arn"),
+        }
+    if not params.get("purge_access_entries"):
+        for arn, view in have.items():
+            out.setdefault(arn, view)
+    return out
+
+
+def plan_access_entries(cluster_name, have, want, keep=None):
+    """The calls that turn access entries ``have`` into ``want`` (both {principal_arn: view}; a pure function).
+
+    Entries in ``have`` but not in ``want`` are deleted, except those ``keep(view)`` says to keep (the caller's
+    own entry, entries of other types than STANDARD: see the module's purge_access_entries). Returns
+    ``{"errors": [...], "steps": [...]}`` like ``plan_update``."""
+    errors, steps = [], []
+    for arn in sorted(want):
+        new, old = want[arn], have.get(arn)
+        label = "access entry %s" % arn
+        if old is None:
+            args = {"clusterName": cluster_name, "principalArn": arn, "type": new["type"]}
+            if new["type"] == "STANDARD":
+                args["kubernetesGroups"] = new["kubernetes_groups"]
+                if new["username"] is not None:
+                    args["username"] = new["username"]
+            steps.append({"call": "create_access_entry", "args": args, "what": "create " + label})
+            old = {"access_policies": {}}
+        else:
+            if old["type"] != new["type"]:
+                errors.append("access_entries[%s].type cannot change from %s to %s in place; remove the entry and add "
+                              "it again" % (arn, old["type"], new["type"]))
+                continue
+            update = {}
+            if new["username"] is not None and new["username"] != old["username"]:
+                update["username"] = new["username"]
+            if new["type"] == "STANDARD" and new["kubernetes_groups"] != old["kubernetes_groups"]:
+                update["kubernetesGroups"] = new["kubernetes_groups"]
+            if update:
+                steps.append({"call": "update_access_entry",
+                              "args": dict(update, clusterName=cluster_name, principalArn=arn),
+                              "what": "%s %s" % (label, ", ".join(sorted(
+                                  "username" if k == "username" else "kubernetes_groups" for k in update)))})
+        for policy_arn in sorted(new["access_policies"]):
+            scope = new["access_policies"][policy_arn]
+            if old["access_policies"].get(policy_arn) != scope:
+                api_scope = {"type": scope["type"]}
+                if scope["type"] == "namespace":
+                    api_scope["namespaces"] = scope["namespaces"]
+                steps.append({"call": "associate_access_policy",
+                              "args": {"clusterName": cluster_name, "principalArn": arn, "policyArn": policy_arn,
+                                       "accessScope": api_scope},
+                              "what": "%s associate %s (%s)" % (label, policy_arn.split("/")[-1], ", ".join(
+                                  scope["namespaces"]) if scope["type"] == "namespace" else "cluster")})
+        for policy_arn in sorted(old["access_policies"]):
+            if policy_arn not in new["access_policies"]:
+                steps.append({"call": "disassociate_access_policy",
+                              "args": {"clusterName": cluster_name, "principalArn": arn, "policyArn": policy_arn},
+                              "what": "%s disassociate %s" % (label, policy_arn.split("/")[-1])})
+    for arn in sorted(have):
+        if arn not in want and not (keep and keep(have[arn])):
+            steps.append({"call": "delete_access_entry", "args": {"clusterName": cluster_name, "principalArn": arn},
+                          "what": "delete access entry %s" % arn})
+    return {"errors": errors, "steps": steps}
+
+
+def describe_access_entries(eks, name):
+    """{principal_arn: view} of a cluster's access entries (ListAccessEntries, DescribeAccessEntry and
+    ListAssociatedAccessPolicies through a ``RetryingClient``)."""
+    out = {}
+    for arn in eks.paginate("list_access_entries", "accessEntries", clusterName=name):
+        found = eks.call_or_none("describe_access_entry", clusterName=name, principalArn=arn)
+        if found is None:
+            continue
+        policies = eks.paginate("list_associated_access_policies", "associatedAccessPolicies", clusterName=name,
+                                principalArn=arn)
+        out[arn] = access_entry_view(found["accessEntry"], policies)
+    return out
+
+
+def access_entries_result(views):
+    """The modules' ``access_entries`` return value: a list sorted by principal, policies as a list."""
+    out = []
+    for arn in sorted(views or {}):
+        view = dict(views[arn])
+        view["access_policies"] = [{"policy_arn": p, "access_scope": dict(views[arn]["access_policies"][p])}
+                                   for p in sorted(views[arn]["access_policies"])]
+        out.append(view)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ description:
   - Updates in place what EKS allows, one update at a time and waiting for each - control-plane version
     (one minor version per run), endpoint access and public access CIDRs, control-plane logging,
     authentication mode, tags, node group scaling, labels, taints and version.
+  - Grants more IAM principals access to the cluster through EKS access entries and access policies
+    (O(access_entries)), after the cluster's own changes.
   - What EKS cannot change in place (O(role_arn), O(subnets), O(security_groups), a node group's instance
     types, AMI type, disk size, role or subnets) fails the task with a message naming the option; the
     module never deletes and recreates a cluster or node group to apply a change.
@@ -125,9 +127,85 @@ options:
     description:
       - How IAM principals are mapped to Kubernetes identities. EKS only moves C(CONFIG_MAP) to
         C(API_AND_CONFIG_MAP) to C(API), one step per update; other changes fail.
-      - EKS default C(API_AND_CONFIG_MAP). The cluster creator always gets cluster admin.
+      - EKS default C(API_AND_CONFIG_MAP). The cluster creator gets cluster admin (in the C(API) modes through its
+        own access entry with C(AmazonEKSClusterAdminPolicy), which EKS makes at creation).
     type: str
     choices: [API, API_AND_CONFIG_MAP, CONFIG_MAP]
+  access_entries:
+    description:
+      - IAM principals (roles or users) allowed into the cluster through EKS access entries, each with its
+        Kubernetes identity and the EKS access policies that say what it may do. Needs O(authentication_mode)
+        C(API_AND_CONFIG_MAP) or C(API) (an existing C(CONFIG_MAP) cluster moves to C(API_AND_CONFIG_MAP) in place).
+      - When not set, access entries are left alone (and not read). Entries not listed are kept unless
+        O(purge_access_entries=true).
+      - EKS gives the principal that creates the cluster its own entry with C(AmazonEKSClusterAdminPolicy); you do
+        not list it. To let another operator or an AWX credential in, add its IAM role (not the
+        C(assumed-role/...) session ARN) or user here.
+      - Listed entries are made to match exactly - username (when set), Kubernetes groups and access policies
+        with their scopes; a policy not listed is disassociated. The type cannot change in place.
+    type: list
+    elements: dict
+    version_added: 0.3.0
+    suboptions:
+      principal_arn:
+        description: ARN of the IAM role (C(arn:aws:iam::<account>:role/<name>)) or user (C(...:user/<name>)).
+        type: str
+        required: true
+      type:
+        description:
+          - Entry type. C(STANDARD) for people and automation; the others are for node roles, and take no
+            username, groups or access policies.
+        type: str
+        choices: [STANDARD, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX]
+        default: STANDARD
+      username:
+        description:
+          - Kubernetes username of the principal. EKS's default is the user ARN, or
+            C(arn:aws:sts::<account>:assumed-role/<role>/{{SessionName}}) for a role. Cannot start with
+            C(system:), C(eks:), C(aws:), C(amazon:) or C(iam:). When not set, the entry's username is kept.
+        type: str
+      kubernetes_groups:
+        description:
+          - Kubernetes groups of the principal, for your own RBAC bindings (EKS checks no binding exists).
+            Not C(system:*); grant admin with an access policy instead. Not set means no groups.
+        type: list
+        elements: str
+      access_policies:
+        description: EKS access policies associated with the entry (authorization next to RBAC). Not set means none.
+        type: list
+        elements: dict
+        suboptions:
+          policy:
+            description:
+              - C(AmazonEKSViewPolicy) (read, no Secrets), C(AmazonEKSAdminViewPolicy) (read, Secrets too),
+                C(AmazonEKSEditPolicy) (change namespaced objects, not RBAC), C(AmazonEKSAdminPolicy) (everything
+                in the namespaces, RBAC too), C(AmazonEKSClusterAdminPolicy) (cluster-admin), or the full ARN
+                C(arn:aws:eks::aws:cluster-access-policy/<name>).
+            type: str
+            required: true
+          access_scope:
+            description: Where the policy applies.
+            type: dict
+            suboptions:
+              type:
+                description: C(cluster) (every namespace and cluster-scoped objects) or C(namespace).
+                type: str
+                choices: [cluster, namespace]
+                default: cluster
+              namespaces:
+                description: The namespaces, with C(namespace) scope only (required then); a trailing C(*) matches a prefix.
+                type: list
+                elements: str
+  purge_access_entries:
+    description:
+      - Delete the access entries not in O(access_entries). Needs O(access_entries) (an empty list removes all).
+      - Never deletes the entry of the principal the module runs as (so a run cannot lock itself out; list it to
+        change it, or remove it with another principal) nor entries of a type other than C(STANDARD) (EKS makes
+        those for node roles). The cluster creator's entry is deleted when another principal runs the module
+        with purge and does not list it.
+    type: bool
+    default: false
+    version_added: 0.3.0
   node_role_arn:
     description: Default IAM role of the node groups that do not set O(node_groups[].node_role_arn).
     type: str
@@ -301,6 +379,25 @@ EXAMPLES = r"""
     version: "1.33"
     support_type: EXTENDED
 
+- name: Let a second operator (read only) and the AWX credential's role (cluster admin) in, remove other entries
+  multicloud.mesh.eks_cluster:
+    name: mesh-1
+    region: eu-central-1
+    access_entries:
+      - principal_arn: arn:aws:iam::123456789012:user/alice
+        access_policies:
+          - policy: AmazonEKSViewPolicy
+            access_scope: {type: cluster}
+      - principal_arn: arn:aws:iam::123456789012:role/awx-mesh
+        access_policies:
+          - policy: AmazonEKSClusterAdminPolicy
+      - principal_arn: arn:aws:iam::123456789012:role/dev-team
+        kubernetes_groups: [dev-team]
+        access_policies:
+          - policy: AmazonEKSEditPolicy
+            access_scope: {type: namespace, namespaces: [dev, "dev-*"]}
+    purge_access_entries: true
+
 - name: Delete the node groups, then the cluster
   multicloud.mesh.eks_cluster:
     name: mesh-1
@@ -371,6 +468,19 @@ cluster:
       elements: dict
       sample: [{"nodegroup_name": "default", "status": "ACTIVE", "version": "1.31",
                 "scaling_config": {"min_size": 2, "max_size": 4, "desired_size": 2}}]
+    access_entries:
+      description:
+        - The access entries (sorted by principal) with their associated access policies; only when
+          O(access_entries) is set. Empty for a C(CONFIG_MAP) cluster.
+      type: list
+      elements: dict
+      returned: when O(access_entries) is set
+      version_added: 0.3.0
+      sample: [{"principal_arn": "arn:aws:iam::123456789012:user/alice", "type": "STANDARD",
+                "username": "arn:aws:iam::123456789012:user/alice", "kubernetes_groups": [],
+                "access_entry_arn": "arn:aws:eks:eu-central-1:123456789012:access-entry/mesh-1/user/123456789012/alice/1a2b",
+                "access_policies": [{"policy_arn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                                     "access_scope": {"type": "cluster", "namespaces": []}}]}]
 msg:
   description: With O(validate_only), that the options are valid.
   returned: when O(validate_only=true) and the options are valid
@@ -454,6 +564,20 @@ def argument_spec():
         )),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
+        access_entries=dict(type="list", elements="dict", options=dict(
+            principal_arn=dict(type="str", required=True),
+            type=dict(type="str", default="STANDARD", choices=list(aws.ACCESS_ENTRY_TYPES)),
+            username=dict(type="str"),
+            kubernetes_groups=dict(type="list", elements="str"),
+            access_policies=dict(type="list", elements="dict", options=dict(
+                policy=dict(type="str", required=True),
+                access_scope=dict(type="dict", options=dict(
+                    type=dict(type="str", default="cluster", choices=["cluster", "namespace"]),
+                    namespaces=dict(type="list", elements="str"),
+                )),
+            )),
+        )),
+        purge_access_entries=dict(type="bool", default=False),
         kubeconfig=dict(type="path"),
         kubeconfig_auth=dict(type="str", choices=["builtin", "exec", "token"], default="exec"),
         progress_file=dict(type="path"),
@@ -483,8 +607,50 @@ class EksCluster(object):
     def describe(self):
         return aws.describe_cluster(self.eks, self.params["name"])
 
-    def result(self, cluster, groups):
-        return aws.cluster_result(cluster, groups)
+    def result(self, cluster, groups, access=None):
+        out = aws.cluster_result(cluster, groups)
+        if out and self.params["access_entries"] is not None:
+            out["access_entries"] = aws.access_entries_result(access)
+        return out
+
+    # ------------------------------------------------------------------ access entries
+    def read_access(self, cluster):
+        """The cluster's access entries when the option is set and the cluster has them (else None / {})."""
+        if self.params["access_entries"] is None or cluster is None:
+            return None
+        if (cluster.get("accessConfig") or {}).get("authenticationMode") == "CONFIG_MAP":
+            return {}
+        return aws.describe_access_entries(self.eks, self.params["name"])
+
+    def access_mode_errors(self, after):
+        if after.get("access_entries") is None or after["authentication_mode"] != "CONFIG_MAP":
+            return []
+        if not (self.params["access_entries"] or self.params["purge_access_entries"]):
+            return []
+        return ["access_entries needs authentication_mode API_AND_CONFIG_MAP or API, and cluster %s uses CONFIG_MAP: "
+                "set authentication_mode: API_AND_CONFIG_MAP (EKS moves the cluster there in place)"
+                % self.params["name"]]
+
+    def plan_access(self, have, want):
+        """The access-entry steps; purge never deletes the caller's own entry nor entries of other types than
+        STANDARD (EKS makes those for node roles)."""
+        if want is None:
+            return {"errors": [], "steps": []}
+        name = self.params["name"]
+        plan = aws.plan_access_entries(name, have or {}, want, keep=lambda view: view["type"] != "STANDARD")
+        if any(step["call"] == "delete_access_entry" for step in plan["steps"]):
+            sts = aws.RetryingClient(aws.client(self.session, "sts", self.params), timeout=60)
+            caller = sts.call("get_caller_identity")["Arn"]
+            plan = aws.plan_access_entries(name, have or {}, want, keep=lambda view: view["type"] != "STANDARD"
+                                           or aws.same_principal(view["principal_arn"], caller))
+        return plan
+
+    def run_access_steps(self, steps):
+        for step in steps:
+            if step["call"] in ("delete_access_entry", "disassociate_access_policy"):
+                self.eks.call_or_none(step["call"], **step["args"])
+            else:
+                self.eks.call(step["call"], **step["args"])
 
     # ------------------------------------------------------------------ waits
     def _timeout(self):
@@ -594,7 +760,10 @@ class EksCluster(object):
         if cluster is not None and cluster["status"] == "FAILED":
             self.fail("cluster %s is FAILED; delete it with state=absent and create it again" % name)
         before = aws.cluster_view(cluster, groups) if cluster else None
+        if before is not None and self.params["access_entries"] is not None:
+            before["access_entries"] = self.read_access(cluster)
         after = aws.desired_view(self.params, before)
+        after["access_entries"] = aws.desired_access_entries(self.params, before)
         if before is None:
             if self.module.check_mode:
                 # What a create needs may not exist yet in check mode (the role's IAM roles and
@@ -615,14 +784,31 @@ class EksCluster(object):
         if plan["errors"]:
             self.fail("cluster %s cannot be updated in place: %s" % (name, "; ".join(plan["errors"])),
                       diff=dict(before=before, after=after))
-        problems = self.version_errors(before, after)
+        problems = self.access_mode_errors(after) + self.version_errors(before, after)
         if problems:
             self.fail("cluster %s: %s" % (name, "; ".join(problems)))
+        access_plan = self.plan_access((before or {}).get("access_entries"), after["access_entries"])
+        if access_plan["errors"]:
+            self.fail("cluster %s cannot be updated in place: %s" % (name, "; ".join(access_plan["errors"])),
+                      diff=dict(before=before, after=after))
         steps = plan["steps"]
-        self.changes.extend(step["what"] for step in steps)
-        self.changed = bool(steps)
-        if self.module.check_mode or not steps:
+        self.changes.extend(step["what"] for step in steps + access_plan["steps"])
+        self.changed = bool(steps or access_plan["steps"])
+        if self.module.check_mode or not self.changed:
             return before, after
+        if steps:
+            self.run_cluster_steps(cluster, groups, steps, wait_active=bool(access_plan["steps"]))
+        if after["access_entries"] is not None and before is None:
+            # a new cluster: EKS made the creator's entry; plan again against what is there now
+            have = self.read_access(self.describe()[0])
+            fresh = self.plan_access(have, aws.desired_access_entries(self.params, {"access_entries": have}))
+            self.changes[len(self.changes) - len(access_plan["steps"]):] = [step["what"] for step in fresh["steps"]]
+            access_plan = fresh
+        self.run_access_steps(access_plan["steps"])
+        return before, after
+
+    def run_cluster_steps(self, cluster, groups, steps, wait_active=False):
+        name = self.params["name"]
         if cluster is not None and cluster["status"] in ("CREATING", "UPDATING"):
             self.wait_cluster("ACTIVE")
         for group in groups:
@@ -633,7 +819,7 @@ class EksCluster(object):
             call = step["call"]
             if call == "create_cluster":
                 self.eks.call(call, **step["args"])
-                if len(steps) > 1 or self.params["wait"]:
+                if len(steps) > 1 or self.params["wait"] or wait_active:
                     self.wait_cluster("ACTIVE")
             elif call in ("update_cluster_version", "update_cluster_config"):
                 self.wait_update(self.eks.call(call, **step["args"])["update"])
@@ -656,7 +842,6 @@ class EksCluster(object):
                 self.wait_nodegroup(group_name, "ACTIVE")
             for group_name in deleted_groups:
                 self.wait_nodegroup(group_name, "gone")
-        return before, after
 
     def version_errors(self, before, after):
         """The version to create or upgrade to, against what EKS offers in this region (one read)."""
@@ -678,6 +863,11 @@ class EksCluster(object):
         after = aws.desired_view(self.params, before)
         # a create's role and subnets are not checked: the role makes them after this preflight
         problems = aws.plan_update(before, after)["errors"] if before is not None else []
+        if before is not None and self.params["access_entries"] is not None:
+            before["access_entries"] = self.read_access(cluster)
+            after["access_entries"] = aws.desired_access_entries(self.params, before)
+            problems += self.access_mode_errors(after)
+            problems += aws.plan_access_entries(name, before["access_entries"] or {}, after["access_entries"])["errors"]
         return problems + self.version_errors(before, after)
 
     # ------------------------------------------------------------------ kubeconfig
@@ -708,9 +898,11 @@ class EksCluster(object):
                     result["diff"] = dict(before=before, after={})
                 self.module.exit_json(**result)
             before, after = self.present(cluster, groups)
+            access = (before or {}).get("access_entries")
             if not self.module.check_mode and self.changed:
                 cluster, groups = self.describe()
-            result = dict(changed=self.changed, changes=self.changes, cluster=self.result(cluster, groups))
+                access = self.read_access(cluster)
+            result = dict(changed=self.changed, changes=self.changes, cluster=self.result(cluster, groups, access))
             path, kube_changed, kube_diff = self.write_kubeconfig(cluster)
             if path:
                 result["kubeconfig"] = path

@@ -58,6 +58,13 @@ options:
     type: str
     choices: [builtin, exec, token]
     default: exec
+  access_entries:
+    description:
+      - Also return the cluster's EKS access entries with their access policies, in RV(cluster.access_entries).
+        It costs one C(ListAccessEntries) call plus two calls per entry. A C(CONFIG_MAP) cluster has none.
+    type: bool
+    default: false
+    version_added: 0.3.0
 notes:
   - The module calls EKS (and STS for V(token)) only; it never shells out to the AWS CLI or kubectl.
   - The AWS calls are retried on throttling and transient errors for up to five minutes.
@@ -103,6 +110,19 @@ cluster:
            "endpoint": "https://0123456789ABCDEF.gr7.eu-central-1.eks.amazonaws.com",
            "node_groups": [{"nodegroup_name": "default", "status": "ACTIVE",
                             "scaling_config": {"min_size": 2, "max_size": 4, "desired_size": 2}}]}
+  contains:
+    access_entries:
+      description:
+        - The access entries, as RV(multicloud.mesh.eks_cluster#module:cluster.access_entries) of
+          M(multicloud.mesh.eks_cluster) returns them.
+      returned: when O(access_entries=true) and the cluster exists
+      type: list
+      elements: dict
+      version_added: 0.3.0
+      sample: [{"principal_arn": "arn:aws:iam::123456789012:user/alice", "type": "STANDARD",
+                "username": "arn:aws:iam::123456789012:user/alice", "kubernetes_groups": [],
+                "access_policies": [{"policy_arn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                                     "access_scope": {"type": "cluster", "namespaces": []}}]}]
 kubeconfig:
   description: Path of the kubeconfig written (or that would be written in check mode).
   returned: when O(kubeconfig) is set and the cluster has an endpoint
@@ -123,6 +143,7 @@ def argument_spec():
         name=dict(type="str", required=True),
         kubeconfig=dict(type="path"),
         kubeconfig_auth=dict(type="str", choices=["builtin", "exec", "token"], default="exec"),
+        access_entries=dict(type="bool", default=False),
     )
     return spec
 
@@ -137,6 +158,10 @@ def run(module):
         eks = aws.RetryingClient(aws.client(session, "eks", params), timeout=CALL_TIMEOUT)
         cluster, groups = aws.describe_cluster(eks, params["name"])
         result = dict(changed=False, exists=cluster is not None, cluster=aws.cluster_result(cluster, groups))
+        if cluster is not None and params["access_entries"]:
+            mode = (cluster.get("accessConfig") or {}).get("authenticationMode")
+            result["cluster"]["access_entries"] = aws.access_entries_result(
+                {} if mode == "CONFIG_MAP" else aws.describe_access_entries(eks, params["name"]))
         path, changed, _diff = aws.write_cluster_kubeconfig(module, session, cluster)
         if path:
             result["kubeconfig"] = path

@@ -26,6 +26,7 @@ from moto.eks import urls as eks_urls
 from . import cloud_versions
 from moto.eks.exceptions import (
     InvalidParameterException,
+    InvalidRequestException,
     ResourceInUseException,
     ResourceNotFoundException,
 )
@@ -39,6 +40,7 @@ AUTH_MODES = ["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
 
 _installed = False
 _lock = threading.RLock()
+LOCK = _lock  # for the webhooks in aws_emulator.py
 
 
 class Lifecycle:
@@ -58,6 +60,7 @@ class Lifecycle:
         self.on_cluster_create = on_cluster_create
         self.on_cluster_delete = on_cluster_delete
         self.errors = []
+        self.principal_of = None  # access key -> caller ARN (the emulator's identities), for the creator's entry
         self.node_join_failures = []  # why node groups ended CREATE_FAILED NodeCreationFailure (status)
         self._failures = {}  # operation -> how many of its next calls fail asynchronously
         self._failures_lock = threading.Lock()
@@ -755,6 +758,9 @@ def list_tags_for_resource(self, resource_arn):
 
 def _r_create_cluster(self):
     access = self._get_param("accessConfig") or {}
+    if access.get("authenticationMode") == "CONFIG_MAP" and access.get("bootstrapClusterCreatorAdminPermissions") is False:
+        raise _invalid("bootstrapClusterCreatorAdminPermissions must be true if cluster authentication mode is set to "
+                       "CONFIG_MAP", cluster=self._get_param("name"))
     with _lock:
         cluster = self.eks_backend.create_cluster(
             name=self._get_param("name"), version=self._get_param("version"),
@@ -775,6 +781,12 @@ def _r_create_cluster(self):
             cluster.access_config["bootstrapClusterCreatorAdminPermissions"] = bool(
                 access["bootstrapClusterCreatorAdminPermissions"])
         cluster.creator_access_key = self.get_access_key()
+        creator = LIFECYCLE.principal_of(cluster.creator_access_key) if LIFECYCLE.principal_of else None
+        cluster.creator_arn = creator
+        # CONFIG_MAP: the creator is admin through EKS's hidden aws-auth mapping; API modes: through its entry
+        cluster.creator_config_map_admin = cluster.access_config.get("authenticationMode") == "CONFIG_MAP"
+        cluster.access_entries = {}
+        bootstrap_creator_entry(self.eks_backend, cluster, creator)
         return ActionResult({"cluster": cluster})
 
 
@@ -896,6 +908,361 @@ def _elb_create_load_balancer_response(self):
     return result
 
 
+# ---------------------------------------------------------------- access entries (EKS access management API)
+
+# moto 5.2 has no access entries. EKS's API: CreateAccessEntry / DescribeAccessEntry / ListAccessEntries /
+# UpdateAccessEntry / DeleteAccessEntry, AssociateAccessPolicy / DisassociateAccessPolicy /
+# ListAssociatedAccessPolicies, ListAccessPolicies, with EKS's error codes. The token webhook (aws_emulator.py)
+# maps a principal to its entry; the authorization webhook answers from the entry's associated policies
+# (access_decision below).
+ACCESS_POLICY_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
+# name -> (what it allows; see access_decision)
+ACCESS_POLICIES = {
+    "AmazonEKSClusterAdminPolicy": "everything (cluster-admin)",
+    "AmazonEKSAdminPolicy": "every verb on namespaced resources; read namespaces",
+    "AmazonEKSEditPolicy": "every verb on namespaced resources except RBAC; read namespaces",
+    "AmazonEKSViewPolicy": "get/list/watch except Secrets and RBAC",
+    "AmazonEKSAdminViewPolicy": "get/list/watch of everything, Secrets too",
+}
+ACCESS_ENTRY_TYPES = ("STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "EC2", "HYBRID_LINUX",
+                      "HYPERPOD_LINUX")
+PRINCIPAL_RE = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):(role|user)/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
+ASSUMED_ROLE_RE = re.compile(r"^arn:aws[a-z-]*:sts::([0-9]{12}):assumed-role/([\w+=,.@-]+)/([\w+=,.@-]+)$")
+RESERVED_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
+READ_VERBS = ("get", "list", "watch")
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _invalid_request(message, cluster=None):
+    return InvalidRequestException(clusterName=cluster, nodegroupName=None, addonName=None, message=message)
+
+
+def canonical_principal(arn):
+    """The principal an access entry names for a caller ARN: an assumed-role session -> its IAM role ARN
+    (without path: STS does not keep it), an IAM user or role ARN as it is; None for anything else."""
+    match = ASSUMED_ROLE_RE.match(arn or "")
+    if match:
+        return "arn:aws:iam::%s:role/%s" % (match.group(1), match.group(2))
+    return arn if PRINCIPAL_RE.match(arn or "") else None
+
+
+def _same_principal(entry_arn, arn):
+    """An entry's ARN (maybe with a path) and a caller's canonical ARN name the same principal."""
+    if entry_arn == arn:
+        return True
+    a, b = PRINCIPAL_RE.match(entry_arn or ""), PRINCIPAL_RE.match(arn or "")
+    return bool(a and b and a.groups() == b.groups())
+
+
+def find_entry(cluster, arn):
+    for principal, entry in list(getattr(cluster, "access_entries", {}).items()):
+        if _same_principal(principal, arn):
+            return entry
+    return None
+
+
+def _access_cluster(backend, name):
+    cluster = _get_cluster(backend, name)
+    if cluster.access_config.get("authenticationMode") not in ("API", "API_AND_CONFIG_MAP"):
+        raise _invalid_request("The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] "
+                               "to perform this operation.", cluster=name)
+    if not hasattr(cluster, "access_entries"):
+        cluster.access_entries = {}
+    return cluster
+
+
+def _entry_of(cluster, principal_arn):
+    entry = cluster.access_entries.get(principal_arn)
+    if entry is None:
+        raise _not_found("The specified principalArn could not be found. You can view your available access "
+                         "entries with 'list-access-entries'.", cluster=cluster.name)
+    return entry
+
+
+def _principal_exists(backend, principal_arn):
+    from moto.iam.models import iam_backends
+    match = PRINCIPAL_RE.match(principal_arn)
+    iam = iam_backends[match.group(1)][backend.partition]
+    try:
+        if match.group(2) == "role":
+            iam.get_role(match.group(3))
+        else:
+            iam.get_user(match.group(3))
+    except Exception:
+        return False
+    return True
+
+
+def _check_identity(username, groups, cluster_name):
+    if username is not None:
+        if not username or username.startswith(RESERVED_PREFIXES):
+            raise _invalid("username %r is invalid: it can't be empty or start with %s"
+                           % (username, ", ".join(RESERVED_PREFIXES)), cluster=cluster_name)
+    for group in groups or []:
+        if not group or group.startswith("system:"):
+            raise _invalid("kubernetesGroups: %r is invalid: a group can't be empty or start with system:" % group,
+                           cluster=cluster_name)
+
+
+def create_access_entry(self, cluster_name, principal_arn, kubernetes_groups=None, username=None,
+                        entry_type=None, tags=None, bootstrap=False):
+    cluster = _access_cluster(self, cluster_name)
+    entry_type = entry_type or "STANDARD"
+    if not PRINCIPAL_RE.match(principal_arn or ""):
+        raise _invalid("The specified principalArn is invalid: %s is not the ARN of an IAM role or user "
+                       "(arn:aws:iam::<account>:role/<name> or :user/<name>; not an STS assumed-role ARN)"
+                       % principal_arn, cluster=cluster_name)
+    if entry_type not in ACCESS_ENTRY_TYPES:
+        raise _invalid("The specified type %s is invalid; valid: %s" % (entry_type, ", ".join(ACCESS_ENTRY_TYPES)),
+                       cluster=cluster_name)
+    if entry_type != "STANDARD":
+        if username is not None or kubernetes_groups:
+            raise _invalid("username and kubernetesGroups can only be set for access entries of type STANDARD",
+                           cluster=cluster_name)
+        if ":role/" not in principal_arn:
+            raise _invalid("An access entry of type %s must name an IAM role" % entry_type, cluster=cluster_name)
+    _check_identity(username, kubernetes_groups, cluster_name)
+    if find_entry(cluster, principal_arn) is not None:
+        raise _in_use("The specified access entry resource is already in use on this cluster.", cluster=cluster_name)
+    if not bootstrap and not _principal_exists(self, principal_arn):
+        raise _invalid("The specified principalArn is invalid: invalid principal %s" % principal_arn,
+                       cluster=cluster_name)
+    match = PRINCIPAL_RE.match(principal_arn)
+    if username is None:
+        if entry_type == "STANDARD":
+            username = principal_arn if match.group(2) == "user" else \
+                "arn:aws:sts::%s:assumed-role/%s/{{SessionName}}" % (match.group(1), match.group(3))
+        else:
+            username = "system:node:{{EC2PrivateDNSName}}"
+    groups = list(kubernetes_groups or []) if entry_type == "STANDARD" else ["system:nodes"]
+    now = utcnow()
+    entry = {"clusterName": cluster_name, "principalArn": principal_arn, "kubernetesGroups": groups,
+             "accessEntryArn": "arn:aws:eks:%s:%s:access-entry/%s/%s/%s/%s/%s" % (
+                 self.region_name, self.account_id, cluster_name, match.group(2), match.group(1), match.group(3),
+                 uuid.uuid4().hex[:12]),
+             "createdAt": now, "modifiedAt": now, "tags": dict(tags or {}), "username": username,
+             "type": entry_type, "_policies": {}}
+    cluster.access_entries[principal_arn] = entry
+    return entry
+
+
+def describe_access_entry(self, cluster_name, principal_arn):
+    return _entry_of(_access_cluster(self, cluster_name), principal_arn)
+
+
+def list_access_entries(self, cluster_name, associated_policy_arn=None):
+    cluster = _access_cluster(self, cluster_name)
+    return sorted(arn for arn, entry in cluster.access_entries.items()
+                  if not associated_policy_arn or associated_policy_arn in entry["_policies"])
+
+
+def update_access_entry(self, cluster_name, principal_arn, kubernetes_groups=None, username=None):
+    cluster = _access_cluster(self, cluster_name)
+    entry = _entry_of(cluster, principal_arn)
+    if entry["type"] != "STANDARD" and (username is not None or kubernetes_groups is not None):
+        raise _invalid("username and kubernetesGroups can only be set for access entries of type STANDARD",
+                       cluster=cluster_name)
+    _check_identity(username, kubernetes_groups, cluster_name)
+    if username is not None:
+        entry["username"] = username
+    if kubernetes_groups is not None:
+        entry["kubernetesGroups"] = list(kubernetes_groups)
+    entry["modifiedAt"] = utcnow()
+    return entry
+
+
+def delete_access_entry(self, cluster_name, principal_arn):
+    cluster = _access_cluster(self, cluster_name)
+    _entry_of(cluster, principal_arn)
+    cluster.access_entries.pop(principal_arn)
+
+
+def _check_scope(scope, cluster_name):
+    scope = scope or {}
+    kind, namespaces = scope.get("type"), scope.get("namespaces") or []
+    if kind not in ("cluster", "namespace"):
+        raise _invalid("accessScope.type must be cluster or namespace, not %r" % kind, cluster=cluster_name)
+    if kind == "cluster" and namespaces:
+        raise _invalid("accessScope.namespaces can't be set when accessScope.type is cluster", cluster=cluster_name)
+    if kind == "namespace" and not namespaces:
+        raise _invalid("accessScope.namespaces must name at least one namespace when accessScope.type is namespace",
+                       cluster=cluster_name)
+    for namespace in namespaces:
+        if not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$|^[a-z0-9][-a-z0-9]*\*$", namespace or ""):
+            raise _invalid("accessScope.namespaces: %r is not a namespace name (a trailing * is allowed)" % namespace,
+                           cluster=cluster_name)
+    return {"type": kind, "namespaces": list(namespaces)}
+
+
+def associate_access_policy(self, cluster_name, principal_arn, policy_arn, access_scope):
+    cluster = _access_cluster(self, cluster_name)
+    entry = _entry_of(cluster, principal_arn)
+    if not (policy_arn or "").startswith(ACCESS_POLICY_PREFIX) or \
+            policy_arn[len(ACCESS_POLICY_PREFIX):] not in ACCESS_POLICIES:
+        raise _invalid("The specified policyArn is invalid: %s; EKS access policies are %s<name>, names: %s"
+                       % (policy_arn, ACCESS_POLICY_PREFIX, ", ".join(sorted(ACCESS_POLICIES))), cluster=cluster_name)
+    if entry["type"] != "STANDARD":
+        raise _invalid("Access policies can only be associated with access entries of type STANDARD",
+                       cluster=cluster_name)
+    scope = _check_scope(access_scope, cluster_name)
+    now = utcnow()
+    had = entry["_policies"].get(policy_arn)
+    # associating an associated policy again replaces its scope (EKS's documented way to change it)
+    entry["_policies"][policy_arn] = {"policyArn": policy_arn, "accessScope": scope,
+                                      "associatedAt": had["associatedAt"] if had else now, "modifiedAt": now}
+    return entry["_policies"][policy_arn]
+
+
+def disassociate_access_policy(self, cluster_name, principal_arn, policy_arn):
+    cluster = _access_cluster(self, cluster_name)
+    entry = _entry_of(cluster, principal_arn)
+    if policy_arn not in entry["_policies"]:
+        raise _not_found("The specified policyArn %s is not associated with this access entry" % policy_arn,
+                         cluster=cluster_name)
+    entry["_policies"].pop(policy_arn)
+
+
+def list_associated_access_policies(self, cluster_name, principal_arn):
+    cluster = _access_cluster(self, cluster_name)
+    return [entry for _arn, entry in sorted(_entry_of(cluster, principal_arn)["_policies"].items())]
+
+
+def _public_entry(entry):
+    return {k: v for k, v in entry.items() if not k.startswith("_")}
+
+
+def _namespace_in(namespace, patterns):
+    return any(namespace == p or (p.endswith("*") and namespace.startswith(p[:-1])) for p in patterns)
+
+
+def _policy_allows(name, attrs):
+    """Whether access policy ``name`` allows one request (resourceAttributes / nonResourceAttributes)."""
+    if name == "AmazonEKSClusterAdminPolicy":
+        return True
+    if attrs.get("non_resource"):
+        return False
+    verb, group, resource = attrs.get("verb"), attrs.get("group") or "", attrs.get("resource") or ""
+    namespaced = bool(attrs.get("namespace"))
+    read = verb in READ_VERBS
+    if resource == "namespaces" and not namespaced:
+        return read
+    if name == "AmazonEKSAdminViewPolicy":
+        return read
+    if name == "AmazonEKSViewPolicy":
+        return read and resource != "secrets" and group != RBAC_GROUP
+    if not namespaced:
+        return False
+    if name == "AmazonEKSAdminPolicy":
+        return True
+    if name == "AmazonEKSEditPolicy":
+        return group != RBAC_GROUP
+    return False
+
+
+def access_decision(cluster, principal_arn, attrs):
+    """(allowed, reason) for a request of ``principal_arn`` on ``cluster``, from its access entry's associated
+    policies. ``attrs``: {"verb", "group", "resource", "namespace", "non_resource"}. A namespace-scoped
+    association applies only to requests in one of its namespaces (a trailing * matches a prefix)."""
+    if cluster.access_config.get("authenticationMode") not in ("API", "API_AND_CONFIG_MAP"):
+        return False, "the cluster's authentication mode has no access entries"
+    entry = find_entry(cluster, principal_arn)
+    if entry is None:
+        return False, "no access entry for %s" % principal_arn
+    for policy_arn, association in sorted(entry["_policies"].items()):
+        scope = association["accessScope"]
+        if scope["type"] == "namespace" and not (attrs.get("namespace")
+                                                 and _namespace_in(attrs["namespace"], scope["namespaces"])):
+            continue
+        name = policy_arn[len(ACCESS_POLICY_PREFIX):]
+        if _policy_allows(name, attrs):
+            return True, "allowed by %s (%s scope)" % (name, scope["type"])
+    return False, "no access policy of %s allows %s" % (principal_arn, attrs.get("verb"))
+
+
+def bootstrap_creator_entry(backend, cluster, creator_arn):
+    """EKS, for a cluster created in API or API_AND_CONFIG_MAP mode with bootstrapClusterCreatorAdminPermissions:
+    an access entry for the creator with AmazonEKSClusterAdminPolicy (cluster scope)."""
+    principal = canonical_principal(creator_arn)
+    if not principal or cluster.access_config.get("authenticationMode") not in ("API", "API_AND_CONFIG_MAP") \
+            or not cluster.access_config.get("bootstrapClusterCreatorAdminPermissions"):
+        return
+    create_access_entry(backend, cluster.name, principal, bootstrap=True)
+    associate_access_policy(backend, cluster.name, principal, ACCESS_POLICY_PREFIX + "AmazonEKSClusterAdminPolicy",
+                            {"type": "cluster"})
+
+
+def _r_create_access_entry(self):
+    with _lock:
+        entry = self.eks_backend.create_access_entry(
+            cluster_name=self._get_param("name"), principal_arn=self._get_param("principalArn"),
+            kubernetes_groups=self._get_param("kubernetesGroups"), username=self._get_param("username"),
+            entry_type=self._get_param("type"), tags=self._get_param("tags"))
+        return ActionResult({"accessEntry": _public_entry(entry)})
+
+
+def _principal_param(self):
+    # botocore percent-encodes the ARN in the path ("/" -> %2F); the server decodes it
+    from urllib.parse import unquote
+    return unquote(self._get_param("principalArn") or "")
+
+
+def _r_describe_access_entry(self):
+    with _lock:
+        entry = self.eks_backend.describe_access_entry(self._get_param("name"), _principal_param(self))
+        return ActionResult({"accessEntry": _public_entry(entry)})
+
+
+def _r_list_access_entries(self):
+    with _lock:
+        arns = self.eks_backend.list_access_entries(self._get_param("name"),
+                                                    (self.querystring.get("associatedPolicyArn") or [None])[0])
+        return ActionResult({"accessEntries": arns})
+
+
+def _r_update_access_entry(self):
+    with _lock:
+        entry = self.eks_backend.update_access_entry(
+            self._get_param("name"), _principal_param(self), kubernetes_groups=self._get_param("kubernetesGroups"),
+            username=self._get_param("username"))
+        return ActionResult({"accessEntry": _public_entry(entry)})
+
+
+def _r_delete_access_entry(self):
+    with _lock:
+        self.eks_backend.delete_access_entry(self._get_param("name"), _principal_param(self))
+        return ActionResult({})
+
+
+def _r_associate_access_policy(self):
+    with _lock:
+        principal = _principal_param(self)
+        association = self.eks_backend.associate_access_policy(
+            self._get_param("name"), principal, self._get_param("policyArn"), self._get_param("accessScope"))
+        return ActionResult({"clusterName": self._get_param("name"), "principalArn": principal,
+                             "associatedAccessPolicy": association})
+
+
+def _r_disassociate_access_policy(self):
+    from urllib.parse import unquote
+    with _lock:
+        self.eks_backend.disassociate_access_policy(self._get_param("name"), _principal_param(self),
+                                                    unquote(self._get_param("policyArn") or ""))
+        return ActionResult({})
+
+
+def _r_list_associated_access_policies(self):
+    with _lock:
+        principal = _principal_param(self)
+        rows = self.eks_backend.list_associated_access_policies(self._get_param("name"), principal)
+        return ActionResult({"clusterName": self._get_param("name"), "principalArn": principal,
+                             "associatedAccessPolicies": rows})
+
+
+def _r_list_access_policies(self):
+    return ActionResult({"accessPolicies": [{"name": n, "arn": ACCESS_POLICY_PREFIX + n}
+                                            for n in sorted(ACCESS_POLICIES)]})
+
+
 # DescribeTags' resource-type names where moto's differ from AWS's (moto: "nat-gateway", "vpc-elastic-ip").
 # amazon.aws's ec2_vpc_nat_gateway and ec2_eip read their tags with AWS's names; with moto's, a re-run saw no
 # tags, tagged again and reported a change every time (the eks_cluster role was never idempotent).
@@ -905,6 +1272,17 @@ AWS_TAG_RESOURCE_TYPES = {"nat": "natgateway", "eipalloc": "elastic-ip"}
 def _aws_tag_resource_types():
     from moto.ec2 import utils as ec2_utils
     ec2_utils.EC2_PREFIX_TO_RESOURCE.update(AWS_TAG_RESOURCE_TYPES)  # the dict moto's DescribeTags reads
+
+
+def _sts_caller_identity(self, access_key_id, region):
+    """GetCallerIdentity names the emulator's own admin key (not an IAM key in moto) as the token webhook and the
+    creator's access entry do (moto's fallback: arn:aws:sts::<account>:user/moto)."""
+    user_id, arn, account = _orig["sts_get_caller_identity"](self, access_key_id, region)
+    if arn.endswith(":user/moto") and LIFECYCLE.principal_of:
+        known = LIFECYCLE.principal_of(access_key_id)
+        if known:
+            return "AIDASANDBOXADMIN0000", known, account
+    return user_id, arn, account
 
 
 def install(lifecycle=None):
@@ -922,7 +1300,9 @@ def install(lifecycle=None):
     for func in (create_cluster, delete_cluster, create_nodegroup, delete_nodegroup,
                  update_cluster_config, update_cluster_version, update_nodegroup_config,
                  update_nodegroup_version, describe_update, list_updates, tag_resource,
-                 untag_resource, list_tags_for_resource, _validate_role_exists):
+                 untag_resource, list_tags_for_resource, _validate_role_exists, create_access_entry,
+                 describe_access_entry, list_access_entries, update_access_entry, delete_access_entry,
+                 associate_access_policy, disassociate_access_policy, list_associated_access_policies):
         setattr(backend, func.__name__, func)
 
     response = eks_responses.EKSResponse
@@ -939,15 +1319,32 @@ def install(lifecycle=None):
     response.list_updates = _r_list_updates
     response.tag_resource = _r_tag_resource
     response.describe_cluster_versions = _r_describe_cluster_versions
+    response.create_access_entry = _r_create_access_entry
+    response.describe_access_entry = _r_describe_access_entry
+    response.list_access_entries = _r_list_access_entries
+    response.update_access_entry = _r_update_access_entry
+    response.delete_access_entry = _r_delete_access_entry
+    response.associate_access_policy = _r_associate_access_policy
+    response.disassociate_access_policy = _r_disassociate_access_policy
+    response.list_associated_access_policies = _r_list_associated_access_policies
+    response.list_access_policies = _r_list_access_policies
 
     dispatch = eks_urls.response.dispatch
     eks_urls.url_paths.update({
         "{0}/cluster-versions$": dispatch,
+        "{0}/access-policies$": dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/access-entries$": dispatch,
+        # the principal ARN (and a policy ARN) hold "/" once the server decoded the path
+        "{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>.+)$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/updates$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$":
             dispatch,
     })
+
+    from moto.sts import models as sts_models
+    _orig["sts_get_caller_identity"] = sts_models.STSBackend.get_caller_identity
+    sts_models.STSBackend.get_caller_identity = _sts_caller_identity
 
     from moto.elb import responses as elb_responses
     _orig["elb_create_load_balancer_response"] = elb_responses.ELBResponse.create_load_balancer

@@ -165,7 +165,9 @@ class EmulatorApp:
                 self._routes[service] = _rest_json_operations(service)
             except Exception:
                 self._routes[service] = []
-        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        # the undecoded path: an ARN in a path parameter (access entries) keeps its "/" as %2F there
+        method = environ["REQUEST_METHOD"]
+        path = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")).split("?")[0]
         for route_method, regex, op in self._routes[service]:
             if route_method == method and regex.match(path):
                 return op
@@ -211,6 +213,10 @@ class EmulatorApp:
             self.emulator.stats.count("webhook:token-review")
             review = self.emulator.token_review(match.group(1), body)
             return self._json(start_response, "200 OK", review)
+        match = re.match(r"^eks/authorize/([^/]+)$", path)
+        if match and method == "POST":
+            self.emulator.stats.count("webhook:authorize")
+            return self._json(start_response, "200 OK", self.emulator.authorize(match.group(1), body))
         if path == "faults":
             if method == "GET":
                 return self._json(start_response, "200 OK",
@@ -341,6 +347,7 @@ class AWSEmulator:
             ready_delay=ready_delay, update_delay=update_delay, delete_delay=delete_delay,
             on_cluster_create=self._cluster_up if start_clusters else None,
             on_cluster_delete=self._cluster_down if start_clusters else None)
+        self.lifecycle.principal_of = self.arn_for
         aws_eks_ext.install(self.lifecycle)
 
     # ------------------------------------------------------------------ addresses
@@ -350,6 +357,9 @@ class AWSEmulator:
 
     def webhook_url(self, cluster_name):
         return "%s%seks/token-review/%s" % (self.endpoint_url, CONTROL_PREFIX, cluster_name)
+
+    def authz_webhook_url(self, cluster_name):
+        return "%s%seks/authorize/%s" % (self.endpoint_url, CONTROL_PREFIX, cluster_name)
 
     # ------------------------------------------------------------------ identities
     def _iam_key(self, access_key):
@@ -465,19 +475,74 @@ class AWSEmulator:
         arn = self.arn_for(ident["access_key"])
         if cluster is None or arn is None:
             out["status"]["error"] = "unknown cluster or principal"
+            self.stats.count("webhook:token-review:refused:%s:UnknownPrincipal" % cluster_name)
             return out
-        creator = self.arn_for(getattr(cluster, "creator_access_key", None) or "")
-        if arn == creator and cluster.access_config.get(
-                "bootstrapClusterCreatorAdminPermissions", True):
-            user = {"username": "kubernetes-admin", "uid": "aws-iam-authenticator:" + arn,
-                    "groups": ["system:masters", "system:authenticated"],
-                    "extra": {"arn": [arn], "accessKeyId": [ident["access_key"]]}}
-        else:
-            # EKS would consult access entries / aws-auth; the sandbox maps nobody else.
-            out["status"]["error"] = "ARN %s is not mapped to a Kubernetes identity" % arn
+        user = self.kube_user(cluster, arn, ident["access_key"])
+        if user is None:
+            out["status"]["error"] = "ARN %s is not mapped to a Kubernetes identity (no access entry)" % arn
+            self.stats.count("webhook:token-review:refused:%s:NotMapped" % cluster_name)
             return out
         out["status"] = {"authenticated": True, "user": user, "audiences": review.get(
             "spec", {}).get("audiences") or []}
+        return out
+
+    def kube_user(self, cluster, arn, access_key):
+        """The Kubernetes user EKS maps caller ``arn`` to on ``cluster``, or None (not mapped: 401).
+
+        The creator keeps the sandbox's admin identity (``system:masters``) while it is admin: through its access
+        entry with AmazonEKSClusterAdminPolicy at cluster scope (API modes; EKS made that entry at creation), or
+        through EKS's hidden aws-auth mapping of a cluster created in CONFIG_MAP mode (while the mode has
+        CONFIG_MAP). Any other principal needs an access entry: its username (``{{SessionName}}`` filled in)
+        and kubernetesGroups; what it may do comes from the entry's access policies (``authorize``) and RBAC.
+        """
+        mode = cluster.access_config.get("authenticationMode")
+        principal = aws_eks_ext.canonical_principal(arn)
+        entry = aws_eks_ext.find_entry(cluster, principal) if mode != "CONFIG_MAP" and principal else None
+        extra = {"arn": [arn], "canonicalArn": [principal or arn], "accessKeyId": [access_key]}
+        creator = getattr(cluster, "creator_arn", None)
+        if creator and arn == creator and cluster.access_config.get("bootstrapClusterCreatorAdminPermissions", True):
+            admin_policy = aws_eks_ext.ACCESS_POLICY_PREFIX + "AmazonEKSClusterAdminPolicy"
+            via_entry = entry is not None and (entry["_policies"].get(admin_policy) or {}).get(
+                "accessScope", {}).get("type") == "cluster"
+            via_config_map = getattr(cluster, "creator_config_map_admin", False) and mode != "API"
+            if via_entry or via_config_map:
+                return {"username": "kubernetes-admin", "uid": "aws-iam-authenticator:" + arn,
+                        "groups": ["system:masters", "system:authenticated"], "extra": extra}
+        if entry is None or entry["type"] != "STANDARD":
+            return None
+        session = aws_eks_ext.ASSUMED_ROLE_RE.match(arn)
+        username = entry["username"].replace("{{SessionName}}", session.group(3) if session else "unknown") \
+            .replace("{{AccountID}}", cluster.account_id)
+        return {"username": username, "uid": "aws-iam-authenticator:" + arn,
+                "groups": list(entry["kubernetesGroups"]) + ["system:authenticated"], "extra": extra}
+
+    def authorize(self, cluster_name, body):
+        """Answer a SubjectAccessReview for the API server of ``cluster_name`` (its authorization webhook, after
+        Node and RBAC): allowed when an access policy associated with the caller's access entry allows the
+        request, else no opinion (the API server refuses with 403). Callers without an EKS identity (no
+        ``canonicalArn`` in extra: service accounts, certificates) get no opinion."""
+        try:
+            review = json.loads(body or b"{}")
+        except ValueError:
+            review = {}
+        spec = review.get("spec") or {}
+        out = {"apiVersion": review.get("apiVersion", "authorization.k8s.io/v1"), "kind": "SubjectAccessReview",
+               "status": {"allowed": False}}
+        extra = spec.get("extra") or {}
+        principal = (extra.get("canonicalArn") or extra.get("canonicalarn") or [None])[0]
+        cluster = self._cluster(cluster_name)
+        if cluster is None or not principal:
+            out["status"]["reason"] = "no EKS identity"
+            return out
+        res = spec.get("resourceAttributes")
+        if res is not None:
+            attrs = {"verb": res.get("verb"), "group": res.get("group"), "resource": res.get("resource"),
+                     "namespace": res.get("namespace")}
+        else:
+            attrs = {"verb": (spec.get("nonResourceAttributes") or {}).get("verb"), "non_resource": True}
+        with aws_eks_ext.LOCK:
+            allowed, reason = aws_eks_ext.access_decision(cluster, principal, attrs)
+        out["status"] = {"allowed": allowed, "reason": reason}
         return out
 
     # ------------------------------------------------------------------ clusters
@@ -491,12 +556,14 @@ class AWSEmulator:
     def _cluster_up(self, cluster):
         manager = self._manager()
         stale = manager.get(cluster.name)
-        if stale and stale.get("webhook_url") != self.webhook_url(cluster.name):
+        if stale and (stale.get("webhook_url") != self.webhook_url(cluster.name)
+                      or stale.get("authz_webhook_url") != self.authz_webhook_url(cluster.name)):
             # left by an earlier emulator run (moto's state is in memory only)
             manager.down(cluster.name)
         # extra_env tells the cluster's LB controller where to mirror ELBs (aws_elb.py); no secret
         # goes there, only the path of the 0600 credentials file.
         info = manager.up(cluster.name, flavor="eks", webhook_url=self.webhook_url(cluster.name),
+                          authz_webhook_url=self.authz_webhook_url(cluster.name),
                           extra_env={"AWS_REGION": cluster.region_name,
                                      "MESH_AWS_ENDPOINT_URL": self.endpoint_url,
                                      "MESH_AWS_CREDENTIALS_FILE": self.credentials_file,

@@ -112,6 +112,7 @@ class ClusterManager:
             "service_account_key": state["pki"]["sa.key"],
             "ports": state["ports"],
             "webhook_url": state.get("webhook_url"),
+            "authz_webhook_url": state.get("authz_webhook_url"),
             "lb_ip_prefix": state.get("lb_ip_prefix"),
             "running": {c: pid_alive(p, state["dir"]) for c, p in state.get("pids", {}).items()},
         }
@@ -151,8 +152,13 @@ class ClusterManager:
         return state["pki"]["ca.crt"], state["pki"]["admin.crt"], state["pki"]["admin.key"]
 
     # ---- up ----------------------------------------------------------------
-    def up(self, name, flavor="plain", webhook_url=None, nodes=2, wait_timeout=120, extra_env=None):
-        """Start (or recover) cluster ``name``; idempotent. Returns its info dict."""
+    def up(self, name, flavor="plain", webhook_url=None, nodes=2, wait_timeout=120, extra_env=None,
+           authz_webhook_url=None):
+        """Start (or recover) cluster ``name``; idempotent. Returns its info dict.
+
+        ``webhook_url``: token webhook (TokenReview); ``authz_webhook_url``: authorization webhook
+        (SubjectAccessReview, after Node and RBAC), as EKS's access policies are enforced.
+        """
         validate_name(name)
         if flavor not in FLAVORS:
             raise SandboxError("flavor %r is unknown; use one of %s" % (flavor, ", ".join(FLAVORS)))
@@ -162,9 +168,10 @@ class ClusterManager:
         with _Lock(os.path.join(self.root, ".lock")):
             state = self._load(name)
             if state is None:
-                state = self._new_state(name, flavor, webhook_url, nodes, extra_env)
+                state = self._new_state(name, flavor, webhook_url, nodes, extra_env, authz_webhook_url)
                 self._save(state)
-        if state["flavor"] != flavor or state.get("webhook_url") != webhook_url:
+        if state["flavor"] != flavor or state.get("webhook_url") != webhook_url \
+                or state.get("authz_webhook_url") != authz_webhook_url:
             raise SandboxError("cluster %r exists with flavor=%s webhook=%s; run 'down %s' first to recreate it "
                                "with flavor=%s webhook=%s" % (name, state["flavor"], state.get("webhook_url"),
                                                               name, flavor, webhook_url))
@@ -187,12 +194,12 @@ class ClusterManager:
         log("%s (%s): ready at https://127.0.0.1:%d in %.1fs" % (name, flavor, state["ports"]["apiserver"], time.time() - t0))
         return self._info(state)
 
-    def _new_state(self, name, flavor, webhook_url, nodes, extra_env):
+    def _new_state(self, name, flavor, webhook_url, nodes, extra_env, authz_webhook_url=None):
         index = self._next_index()
         state = {
             "name": name, "flavor": flavor, "dir": self._dir(name), "index": index,
             "ports": {"etcd": free_port(), "etcd_peer": free_port(), "apiserver": free_port()},
-            "pids": {}, "webhook_url": webhook_url,
+            "pids": {}, "webhook_url": webhook_url, "authz_webhook_url": authz_webhook_url,
             "lb_ip_prefix": "172.%d" % (16 + index % 16),
             "pod_cidr": "10.%d.0.0/16" % (100 + index % 100),
             "nodes": nodes, "extra_env": extra_env or {},
@@ -261,7 +268,7 @@ class ClusterManager:
                    "--secure-port", str(ports["apiserver"]),
                    "--tls-cert-file", p["apiserver.crt"], "--tls-private-key-file", p["apiserver.key"],
                    "--client-ca-file", p["ca.crt"],
-                   "--authorization-mode", "Node,RBAC",
+                   "--authorization-mode", "Node,RBAC,Webhook" if state.get("authz_webhook_url") else "Node,RBAC",
                    "--service-cluster-ip-range", "10.96.0.0/16",
                    "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
                    "--service-account-key-file", p["sa.pub"],
@@ -286,6 +293,20 @@ class ClusterManager:
                 cmd += ["--authentication-token-webhook-config-file", webhook,
                         "--authentication-token-webhook-version", "v1",
                         "--authentication-token-webhook-cache-ttl", "5s"]
+            if state.get("authz_webhook_url"):
+                # EKS's access policies: an authorization webhook after Node and RBAC (what RBAC allows stays
+                # allowed; the webhook can only add). Decisions cached 5 s, like the token webhook's.
+                authz = os.path.join(d, "authz-webhook.kubeconfig")
+                with open(authz, "w") as handle:
+                    json.dump({"apiVersion": "v1", "kind": "Config",
+                               "clusters": [{"name": "webhook", "cluster": {"server": state["authz_webhook_url"]}}],
+                               "users": [{"name": "apiserver", "user": {}}],
+                               "contexts": [{"name": "webhook", "context": {"cluster": "webhook", "user": "apiserver"}}],
+                               "current-context": "webhook"}, handle)
+                cmd += ["--authorization-webhook-config-file", authz,
+                        "--authorization-webhook-version", "v1",
+                        "--authorization-webhook-cache-authorized-ttl", "5s",
+                        "--authorization-webhook-cache-unauthorized-ttl", "5s"]
             return cmd
         if component == "kube-controller-manager":
             kcm = os.path.join(d, "kcm.kubeconfig")

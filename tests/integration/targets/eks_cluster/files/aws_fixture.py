@@ -7,9 +7,11 @@ environment variables that runme.sh exports.
   aws_fixture.py setup-isolated PREFIX -> the same, but the subnets have no path out (node groups fail to join)
   aws_fixture.py open PREFIX         -> gives those subnets a path: internet gateway, route, public IPs
   aws_fixture.py inventory CLUSTER   -> JSON {clusters, nodegroups, elbs, vpcs, subnets, igws, nat_gateways, eips,
-                                        route_tables, roles} (all but clusters, elbs, vpcs and roles: tagged
+                                        route_tables, roles, users} (all but clusters, elbs, vpcs, roles and users: tagged
                                         mesh-cluster=CLUSTER)
-  aws_fixture.py teardown PREFIX     -> deletes what setup made
+  aws_fixture.py users PREFIX KEYFILE -> two IAM users PREFIX-reader and PREFIX-outsider with access keys: JSON
+                                        {reader_arn, outsider_arn}; the keys go to KEYFILE (0600), never to stdout
+  aws_fixture.py teardown PREFIX     -> deletes what setup and users made
 """
 import json
 import os
@@ -93,11 +95,34 @@ def inventory(cluster):
                              for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]},
             "eips": [a["AllocationId"] for a in ec2.describe_addresses(Filters=tagged)["Addresses"]],
             "route_tables": {t["RouteTableId"]: _table(t) for t in ec2.describe_route_tables(Filters=tagged)["RouteTables"]},
-            "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]]}
+            "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]],
+            "users": [u["UserName"] for u in iam.list_users()["Users"]]}
+
+
+def users(prefix, keyfile):
+    _ec2, iam, _eks, _elb = clients()
+    out, keys = {}, {}
+    for kind in ("reader", "outsider"):
+        name = "%s-%s" % (prefix, kind)
+        out["%s_arn" % kind] = iam.create_user(UserName=name)["User"]["Arn"]
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        keys[kind] = {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}
+    fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(keys, handle)
+    return out
 
 
 def teardown(prefix):
     ec2, iam, _eks, _elb = clients()
+    for kind in ("reader", "outsider"):
+        name = "%s-%s" % (prefix, kind)
+        try:
+            for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+                iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+            iam.delete_user(UserName=name)
+        except iam.exceptions.NoSuchEntityException:
+            pass
     for kind in ("cluster", "node"):
         try:
             iam.delete_role(RoleName="%s-%s" % (prefix, kind))
@@ -122,6 +147,7 @@ def teardown(prefix):
 
 
 if __name__ == "__main__":
-    action, arg = sys.argv[1], sys.argv[2]
+    action, args = sys.argv[1], sys.argv[2:]
     print(json.dumps({"setup": setup, "setup-isolated": lambda prefix: setup(prefix, isolated=True),
-                      "open": open_path, "inventory": inventory, "teardown": teardown}[action](arg)))
+                      "open": open_path, "inventory": inventory, "users": users,
+                      "teardown": teardown}[action](*args)))
