@@ -977,6 +977,21 @@ def _aws_tag_resource_types():
     ec2_utils.EC2_PREFIX_TO_RESOURCE.update(AWS_TAG_RESOURCE_TYPES)  # the dict moto's DescribeTags reads
 
 
+def _kms_accepts_key_arns():
+    """KMS's DisableKey, EnableKey, ScheduleKeyDeletion and CancelKeyDeletion take a key ID or a key ARN; moto 5.2
+    indexes its keys with what it got (an ARN: KeyError, a 500). amazon.aws.kms_key passes the ARN, so the eks_cluster
+    role's KMS key could not be deleted."""
+    from moto.kms.models import KmsBackend
+    for name in ("disable_key", "enable_key", "schedule_key_deletion", "cancel_key_deletion"):
+        original = getattr(KmsBackend, name)
+
+        def by_id(self, key_id, *args, _original=original, **kwargs):
+            return _original(self, self.get_key_id(key_id), *args, **kwargs)
+
+        by_id.__name__ = name
+        setattr(KmsBackend, name, by_id)
+
+
 def install(lifecycle=None):
     """Patch moto's EKS/ELB classes (idempotent). Must run before the moto server app is built."""
     global _installed, LIFECYCLE
@@ -986,6 +1001,7 @@ def install(lifecycle=None):
     if _installed:
         return
     _aws_tag_resource_types()
+    _kms_accepts_key_arns()
     backend = eks_models.EKSBackend
     for name in ("create_cluster", "create_nodegroup", "update_nodegroup_config"):
         _orig[name] = getattr(backend, name)

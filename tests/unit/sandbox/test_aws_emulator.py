@@ -551,3 +551,17 @@ def test_associate_encryption_config_once(session, emu, net):
     eks_refused(eks.associate_encryption_config, "already enabled", clusterName="later",
                 encryptionConfig=secrets_config(key))
     eks.delete_cluster(name="later")
+
+
+def test_kms_key_state_calls_take_the_key_arn_as_aws_does(session, emu):
+    """amazon.aws.kms_key passes the key ARN to ScheduleKeyDeletion, CancelKeyDeletion, EnableKey, DisableKey; AWS
+    accepts an ARN or an ID there (moto 5.2 only the ID: a 500)."""
+    kms = c(session, emu, "kms", config=NO_RETRY)
+    arn = kms.create_key(Description="arn-calls")["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"
+    kms.enable_key(KeyId=arn)
+    kms.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    kms.cancel_key_deletion(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"
