@@ -730,8 +730,8 @@ def desired_view(params, before):
     if params.get("private_nodes") is not None:
         view["private_nodes"] = params["private_nodes"]
         # unset: what GKE chose (since 1.29 it may pick the range itself)
-        view["master_ipv4_cidr_block"] = ((params.get("master_ipv4_cidr_block") or view.get("master_ipv4_cidr_block"))
-                                         if params["private_nodes"] else None)
+        block = params.get("master_ipv4_cidr_block") or view.get("master_ipv4_cidr_block")
+        view["master_ipv4_cidr_block"] = block if params["private_nodes"] else None
     man = params.get("master_authorized_networks")
     if man is not None:
         view["master_authorized_networks"] = (sorted(({"cidr_block": b["cidr_block"],

@@ -428,7 +428,8 @@ def check_encryption_config(backend, name, encryption_config):
     try:
         key_id = kms.any_id_to_key_id(("alias/" if kind == "alias" else "") + ident)
         key = kms.keys.get(key_id)
-    except Exception:  # pylint: disable=broad-except - moto raises its own NotFound types
+    except Exception:  # pylint: disable=broad-except
+        # moto raises its own NotFound types
         key = None
     if key is None:
         raise _invalid("KMS key %s does not exist (or cannot be used by the caller)" % key_arn, cluster=name)
