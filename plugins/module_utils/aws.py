@@ -438,6 +438,25 @@ def version_errors(offered, version, support_type, region):
     return []
 
 
+def kms_key_errors(kms, key_arn):
+    """Why EKS would refuse ``key_arn`` for secrets encryption (list of messages), from KMS DescribeKey through a
+    ``RetryingClient``: a key that does not exist (or the caller cannot see), is not Enabled, or is not a
+    symmetric encryption key. For the preflight (``validate_only``), before the role creates anything."""
+    found = kms.call_or_none("describe_key", not_found=("NotFoundException",), KeyId=key_arn)
+    if found is None:
+        return ["secrets_encryption_key_arn %s: KMS has no such key (EKS refuses a key it cannot find)" % key_arn]
+    meta = found.get("KeyMetadata") or {}
+    errors = []
+    if meta.get("KeyState") != "Enabled":
+        errors.append("secrets_encryption_key_arn %s: the key is %s; EKS needs an enabled key"
+                      % (key_arn, meta.get("KeyState")))
+    spec = meta.get("KeySpec") or meta.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if spec != "SYMMETRIC_DEFAULT" or (meta.get("KeyUsage") or "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
+        errors.append("secrets_encryption_key_arn %s: the key is %s for %s; EKS needs a symmetric encryption key"
+                      % (key_arn, spec, meta.get("KeyUsage")))
+    return errors
+
+
 def creation_missing(params):
     """The options a create needs that are not set (names, like ``node_groups[default].node_role_arn``)."""
     missing = [key for key in ("role_arn", "subnets") if not params.get(key)]

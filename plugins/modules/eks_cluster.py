@@ -125,6 +125,8 @@ options:
         encrypted cluster fails before any change.
       - V("") means no encryption; when not set, the cluster's encryption is left as it is.
       - Deleting or disabling the key makes the cluster's secrets unreadable; delete the cluster first.
+      - With O(validate_only), the key is looked up in KMS (C(kms:DescribeKey)); one that does not exist, is not
+        enabled or is not a symmetric encryption key fails the check.
     type: str
     version_added: 0.3.0
   tags:
@@ -690,6 +692,10 @@ class EksCluster(object):
         after = aws.desired_view(self.params, before)
         # a create's role and subnets are not checked: the role makes them after this preflight
         problems = aws.plan_update(before, after)["errors"] if before is not None else []
+        key = self.params.get("secrets_encryption_key_arn")
+        if key and not (before or {}).get("secrets_encryption_key_arn"):  # the key a create or association would use
+            problems += aws.kms_key_errors(aws.RetryingClient(aws.client(self.session, "kms", self.params),
+                                                              timeout=min(300, self.params["wait_timeout"])), key)
         return problems + self.version_errors(before, after)
 
     # ------------------------------------------------------------------ kubeconfig

@@ -526,3 +526,22 @@ def test_secrets_encryption_associated_once_never_changed_nor_removed():
         assert result["steps"] == [] and len(result["errors"]) == 1
         assert "EKS never removes nor changes" in result["errors"][0] and what in result["errors"][0]
     assert plan(params(secrets_encryption_key_arn=""), cluster=api_cluster()) == {"errors": [], "steps": []}
+
+
+class FakeKms(object):
+    def __init__(self, meta=None, code=None):
+        self.meta, self.code = meta, code
+
+    def call_or_none(self, operation, not_found=(), **kwargs):
+        assert operation == "describe_key" and kwargs == {"KeyId": KEY}
+        if self.code in not_found:
+            return None
+        return {"KeyMetadata": self.meta}
+
+
+def test_kms_key_errors_are_what_eks_refuses():
+    good = {"KeyState": "Enabled", "KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT"}
+    assert aws.kms_key_errors(FakeKms(good), KEY) == []
+    assert "KMS has no such key" in aws.kms_key_errors(FakeKms(code="NotFoundException"), KEY)[0]
+    assert "the key is PendingDeletion" in aws.kms_key_errors(FakeKms(dict(good, KeyState="PendingDeletion")), KEY)[0]
+    assert "symmetric encryption key" in aws.kms_key_errors(FakeKms(dict(good, KeySpec="RSA_2048")), KEY)[0]
