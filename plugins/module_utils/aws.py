@@ -336,6 +336,7 @@ CLUSTER_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 NODEGROUP_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$")
 VERSION_RE = re.compile(r"^1\.[0-9]{1,2}$")
 ARN_ROLE_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
+KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):[0-9]{12}:(key/[0-9a-zA-Z-]+|alias/[a-zA-Z0-9/_-]+)$")
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 AUTH_MODES = ["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
 AUTH_MODE_STEPS = {("CONFIG_MAP", "API_AND_CONFIG_MAP"), ("API_AND_CONFIG_MAP", "API")}
@@ -380,6 +381,15 @@ def validate_params(params):
             errors.append("public_access_cidrs: %r is not a CIDR block (%s)" % (cidr, exc))
     if params.get("endpoint_public_access") is False and params.get("endpoint_private_access") is False:
         errors.append("endpoint_public_access and endpoint_private_access cannot both be false")
+    key_arn = params.get("secrets_encryption_key_arn")
+    if key_arn:
+        match = KMS_KEY_ARN_RE.match(key_arn)
+        if not match:
+            errors.append("secrets_encryption_key_arn %r is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id> "
+                          "or ...:alias/<name>)" % key_arn)
+        elif params.get("region") and match.group(1) != params["region"]:
+            errors.append("secrets_encryption_key_arn %r is in region %s: EKS needs a key in the cluster's region %s"
+                          % (key_arn, match.group(1), params["region"]))
     for log_type in params.get("logging") or []:
         if log_type not in LOG_TYPES:
             errors.append("logging: unknown log type %r (choose from %s)" % (log_type, ", ".join(LOG_TYPES)))
@@ -446,6 +456,25 @@ def version_errors(offered, version, support_type, region):
                 "support (%s)" % (what, region, str(row.get("endOfStandardSupportDate") or "?")[:10],
                                   ", ".join(standard) or "none offered")]
     return []
+
+
+def kms_key_errors(kms, key_arn):
+    """Why EKS would refuse ``key_arn`` for secrets encryption (list of messages), from KMS DescribeKey through a
+    ``RetryingClient``: a key that does not exist (or the caller cannot see), is not Enabled, or is not a
+    symmetric encryption key. For the preflight (``validate_only``), before the role creates anything."""
+    found = kms.call_or_none("describe_key", not_found=("NotFoundException",), KeyId=key_arn)
+    if found is None:
+        return ["secrets_encryption_key_arn %s: KMS has no such key (EKS refuses a key it cannot find)" % key_arn]
+    meta = found.get("KeyMetadata") or {}
+    errors = []
+    if meta.get("KeyState") != "Enabled":
+        errors.append("secrets_encryption_key_arn %s: the key is %s; EKS needs an enabled key"
+                      % (key_arn, meta.get("KeyState")))
+    spec = meta.get("KeySpec") or meta.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if spec != "SYMMETRIC_DEFAULT" or (meta.get("KeyUsage") or "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
+        errors.append("secrets_encryption_key_arn %s: the key is %s for %s; EKS needs a symmetric encryption key"
+                      % (key_arn, spec, meta.get("KeyUsage")))
+    return errors
 
 
 def creation_missing(params):
@@ -561,8 +590,17 @@ def cluster_view(cluster, nodegroups):
         "tags": dict(cluster.get("tags") or {}),
         "authentication_mode": (cluster.get("accessConfig") or {}).get("authenticationMode"),
         "support_type": (cluster.get("upgradePolicy") or {}).get("supportType"),
+        "secrets_encryption_key_arn": _secrets_key(cluster.get("encryptionConfig")),
         "node_groups": dict((ng["nodegroupName"], nodegroup_view(ng)) for ng in nodegroups),
     }
+
+
+def _secrets_key(encryption_config):
+    """The KMS key ARN that encrypts the cluster's secrets ("" when none)."""
+    for entry in encryption_config or []:
+        if "secrets" in (entry.get("resources") or []):
+            return (entry.get("provider") or {}).get("keyArn") or ""
+    return ""
 
 
 def desired_view(params, before):
@@ -596,6 +634,8 @@ def desired_view(params, before):
         "authentication_mode": pick("authentication_mode", "API_AND_CONFIG_MAP"),
         # not EKS's default (EXTENDED): extended support costs extra, so it is asked for, never implied
         "support_type": pick("support_type", "STANDARD"),
+        # "" is no encryption; unset keeps what the cluster has (EKS never removes nor changes it)
+        "secrets_encryption_key_arn": pick("secrets_encryption_key_arn", ""),
     }
     groups = before.get("node_groups") or {}
     if params.get("node_groups") is not None:
@@ -704,9 +744,16 @@ def cluster_create_args(want):
                          "bootstrapClusterCreatorAdminPermissions": True},
         "upgradePolicy": {"supportType": want["support_type"]},
     }
+    if want.get("secrets_encryption_key_arn"):
+        args["encryptionConfig"] = secrets_encryption_config(want["secrets_encryption_key_arn"])
     if want.get("version"):
         args["version"] = want["version"]
     return args
+
+
+def secrets_encryption_config(key_arn):
+    """CreateCluster's / AssociateEncryptionConfig's ``encryptionConfig`` for Kubernetes secrets."""
+    return [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
 
 
 def plan_create(want):
@@ -779,6 +826,16 @@ def plan_update(before, after):
         steps.append({"call": "update_cluster_config",
                       "args": {"name": name, "upgradePolicy": {"supportType": after["support_type"]}},
                       "what": "support type %s -> %s" % (before.get("support_type"), after["support_type"])})
+    have_key, want_key = before.get("secrets_encryption_key_arn") or "", after.get("secrets_encryption_key_arn") or ""
+    if want_key != have_key:
+        if have_key:
+            errors.append("secrets_encryption_key_arn cannot change from %s to %s: EKS never removes nor changes the "
+                          "secrets encryption of a cluster (create a new cluster to use another key, or none)"
+                          % (have_key, want_key or "no encryption"))
+        else:
+            steps.append({"call": "associate_encryption_config",
+                          "args": {"clusterName": name, "encryptionConfig": secrets_encryption_config(want_key)},
+                          "what": "secrets encryption with %s (cannot be undone)" % want_key})
     steps.extend(_tag_steps(before["arn"], before["tags"], after["tags"], "cluster"))
 
     have_groups, want_groups = before["node_groups"], after["node_groups"]

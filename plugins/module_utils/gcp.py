@@ -25,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import ipaddress
 import json
 import os
 import re
@@ -480,7 +481,19 @@ IMMUTABLE = {
                     "and remove the old one",
     "disk_size_gb": "this module does not recreate nodes; add a node pool with the new disk size "
                     "and remove the old one",
+    "service_account": "GKE fixes a node pool's service account at creation; add a node pool with the new "
+                       "service account and remove the old one",
+    "oauth_scopes": "GKE fixes a node pool's access scopes at creation; add a node pool with the new scopes "
+                    "and remove the old one",
+    "private_nodes": "this module sets private nodes only at creation (it would need a new node pool for every "
+                     "pool); create a new cluster",
+    "master_ipv4_cidr_block": "the control plane's private range is fixed at creation; create a new cluster",
 }
+# A node pool's service account: "default" (the Compute Engine default service account) or an account's email
+SERVICE_ACCOUNT_RE = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z][-a-z0-9.]*[a-z0-9]\.(iam\.gserviceaccount|"
+                                r"developer\.gserviceaccount|appspot\.gserviceaccount)\.com$|^[0-9]+-compute@"
+                                r"developer\.gserviceaccount\.com$")
+SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 
 
 def location_kind(location):
@@ -528,6 +541,17 @@ def validate_params(params):
             errors.append("%s.initial_node_count must be >= 0" % where)
         if pool.get("disk_size_gb") is not None and pool["disk_size_gb"] < 10:
             errors.append("%s.disk_size_gb must be at least 10" % where)
+        account = pool.get("service_account")
+        if account is not None and account != "default" and not SERVICE_ACCOUNT_RE.match(account):
+            errors.append("%s.service_account %r must be default or a service account's email "
+                          "(<name>@<project>.iam.gserviceaccount.com)" % (where, account))
+        if pool.get("oauth_scopes") is not None:
+            if not pool["oauth_scopes"]:
+                errors.append("%s.oauth_scopes must not be empty (nodes without scopes cannot pull images nor write "
+                              "logs; %s is the usual one, with a minimal service account)" % (where, CLOUD_PLATFORM_SCOPE))
+            for scope in pool["oauth_scopes"]:
+                if not str(scope).startswith(SCOPE_PREFIX):
+                    errors.append("%s.oauth_scopes: %r is not a scope URL (%s...)" % (where, scope, SCOPE_PREFIX))
         for j, taint in enumerate(pool.get("taints") or []):
             if taint.get("effect") not in TAINT_EFFECTS:
                 errors.append("%s.taints[%d].effect %r must be one of NoSchedule, PreferNoSchedule, NoExecute"
@@ -536,6 +560,17 @@ def validate_params(params):
         errors.append("node_pools must not be empty: a GKE cluster needs at least one node pool")
     for i, block in enumerate(params.get("master_authorized_networks") or []):
         errors += validate.errors(validate.cidr(block.get("cidr_block"), "master_authorized_networks[%d].cidr_block" % i))
+    block = params.get("master_ipv4_cidr_block")
+    if block:
+        if not params.get("private_nodes"):
+            errors.append("master_ipv4_cidr_block is only used with private_nodes: true")
+        try:
+            network = ipaddress.IPv4Network(block, strict=True)
+            if network.prefixlen != 28 or not network.is_private:
+                errors.append("master_ipv4_cidr_block %s must be a private /28 (GKE puts the control plane's "
+                              "private endpoint there), for example 172.16.0.0/28" % block)
+        except ValueError as exc:
+            errors.append("master_ipv4_cidr_block %r is not an IPv4 CIDR block (%s)" % (block, exc))
     errors += validate.errors(validate.at_least(params.get("wait_timeout"), "wait_timeout"),
                               validate.http_url(params.get("api_endpoint"), "api_endpoint"))
     return errors
@@ -573,6 +608,8 @@ def pool_view(pool):
         "taints": _taints_view(config.get("taints")),
         "auto_upgrade": bool(management.get("autoUpgrade")),
         "auto_repair": bool(management.get("autoRepair")),
+        "service_account": config.get("serviceAccount") or "default",
+        "oauth_scopes": sorted(config.get("oauthScopes") or [CLOUD_PLATFORM_SCOPE]),
     }
 
 
@@ -587,6 +624,7 @@ def cluster_view(cluster):
         addons[option] = (not value.get("disabled", False)) if style == "disabled" else bool(value.get("enabled"))
     man = cluster.get("masterAuthorizedNetworksConfig") or {}
     channel = (cluster.get("releaseChannel") or {}).get("channel")
+    private = cluster.get("privateClusterConfig") or {}
     return {
         "name": cluster.get("name"),
         "location": cluster.get("location"),
@@ -600,6 +638,8 @@ def cluster_view(cluster):
         "master_authorized_networks": (sorted(({"cidr_block": b.get("cidrBlock"), "display_name": b.get("displayName", "")}
                                                for b in man.get("cidrBlocks") or []), key=lambda b: b["cidr_block"])
                                        if man.get("enabled") else None),
+        "private_nodes": bool(private.get("enablePrivateNodes")),
+        "master_ipv4_cidr_block": private.get("masterIpv4CidrBlock") if private.get("enablePrivateNodes") else None,
         "node_pools": dict((p["name"], pool_view(p)) for p in cluster.get("nodePools") or []),
     }
 
@@ -638,10 +678,13 @@ def desired_pool_view(pool, before=None):
     """Overlay the options of one node_pools entry on its current view (or on GKE's defaults)."""
     view = copy.deepcopy(before) if before else {
         "name": pool["name"], "machine_type": "e2-medium", "disk_size_gb": 100, "initial_node_count": 3,
-        "autoscaling": {"enabled": False}, "labels": {}, "taints": [], "auto_upgrade": True, "auto_repair": True}
-    for key in ("machine_type", "disk_size_gb", "auto_upgrade", "auto_repair"):
+        "autoscaling": {"enabled": False}, "labels": {}, "taints": [], "auto_upgrade": True, "auto_repair": True,
+        "service_account": "default", "oauth_scopes": [CLOUD_PLATFORM_SCOPE]}
+    for key in ("machine_type", "disk_size_gb", "auto_upgrade", "auto_repair", "service_account"):
         if pool.get(key) is not None:
             view[key] = pool[key]
+    if pool.get("oauth_scopes") is not None:
+        view["oauth_scopes"] = sorted(set(pool["oauth_scopes"]))
     if pool.get("initial_node_count") is not None and not before:
         view["initial_node_count"] = pool["initial_node_count"]
     if pool.get("labels") is not None:
@@ -664,7 +707,8 @@ def desired_view(params, before):
         "name": params["name"], "location": params["location"], "master_version": None,
         "release_channel": None, "network": "default", "subnetwork": None, "labels": {},
         "addons": dict((k, style == "disabled" and k != "network_policy") for k, (_f, style) in ADDONS.items()),
-        "workload_identity": False, "master_authorized_networks": None, "node_pools": {}}
+        "workload_identity": False, "master_authorized_networks": None, "private_nodes": False,
+        "master_ipv4_cidr_block": None, "node_pools": {}}
     if not before:
         view["addons"]["gce_persistent_disk_csi_driver"] = True
     version = params.get("initial_cluster_version")
@@ -684,6 +728,11 @@ def desired_view(params, before):
             view["addons"][option] = value
     if params.get("workload_identity") is not None:
         view["workload_identity"] = params["workload_identity"]
+    if params.get("private_nodes") is not None:
+        view["private_nodes"] = params["private_nodes"]
+        # unset: what GKE chose (since 1.29 it may pick the range itself)
+        block = params.get("master_ipv4_cidr_block") or view.get("master_ipv4_cidr_block")
+        view["master_ipv4_cidr_block"] = block if params["private_nodes"] else None
     man = params.get("master_authorized_networks")
     if man is not None:
         view["master_authorized_networks"] = (sorted(({"cidr_block": b["cidr_block"],
@@ -717,7 +766,8 @@ def _man_body(networks):
 
 def node_pool_body(view):
     """A NodePool request body from a pool view."""
-    config = {"machineType": view["machine_type"], "diskSizeGb": view["disk_size_gb"]}
+    config = {"machineType": view["machine_type"], "diskSizeGb": view["disk_size_gb"],
+              "serviceAccount": view["service_account"], "oauthScopes": view["oauth_scopes"]}
     if view["labels"]:
         config["labels"] = view["labels"]
     if view["taints"]:
@@ -745,6 +795,11 @@ def cluster_body(params, view):
         body["workloadIdentityConfig"] = {"workloadPool": "%s.svc.id.goog" % params["project"]}
     if view["master_authorized_networks"]:
         body["masterAuthorizedNetworksConfig"] = _man_body(view["master_authorized_networks"])
+    if view["private_nodes"]:
+        # GKE: private nodes only on a VPC-native cluster (alias IPs); the nodes have no external IP
+        body["ipAllocationPolicy"] = {"useIpAliases": True}
+        body["privateClusterConfig"] = dict([("enablePrivateNodes", True)] + (
+            [("masterIpv4CidrBlock", view["master_ipv4_cidr_block"])] if view["master_ipv4_cidr_block"] else []))
     return body
 
 
@@ -761,6 +816,9 @@ def plan_update(before, after, project):
     for key in ("network", "subnetwork"):
         if after[key] and before[key] and after[key] != before[key]:
             errors.append("%s cannot change from %r to %r: %s" % (key, before[key], after[key], IMMUTABLE[key]))
+    for key in ("private_nodes", "master_ipv4_cidr_block"):
+        if after.get(key) != before.get(key):
+            errors.append("%s cannot change from %r to %r: %s" % (key, before.get(key), after.get(key), IMMUTABLE[key]))
     if after["master_version"] != before["master_version"]:
         if version_tuple(after["master_version"])[:2] < version_tuple(before["master_version"])[:2]:
             errors.append("initial_cluster_version %r is older than the master's %s: GKE cannot downgrade "
@@ -792,7 +850,7 @@ def plan_update(before, after, project):
             steps.append({"call": "create_node_pool", "args": [name, node_pool_body(want)],
                           "what": "add node pool %s" % pool_name})
             continue
-        for key in ("machine_type", "disk_size_gb"):
+        for key in ("machine_type", "disk_size_gb", "service_account", "oauth_scopes"):
             if want[key] != have[key]:
                 errors.append("node_pools[%s].%s cannot change from %r to %r: %s"
                               % (pool_name, key, have[key], want[key], IMMUTABLE[key]))

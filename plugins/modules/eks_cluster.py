@@ -116,6 +116,21 @@ options:
     type: list
     elements: str
     choices: [api, audit, authenticator, controllerManager, scheduler]
+  secrets_encryption_key_arn:
+    description:
+      - ARN of the KMS key (C(arn:aws:kms:<region>:<account>:key/<id>), or an alias ARN) that encrypts the cluster's
+        Kubernetes secrets (envelope encryption, C(encryptionConfig) with resources C(secrets)). The key must be a
+        symmetric key, enabled, in the cluster's region; the caller needs C(kms:DescribeKey) and C(kms:CreateGrant)
+        on it.
+      - On an existing cluster without it, the module associates it (C(AssociateEncryptionConfig), an update of
+        several minutes). EKS never removes it nor changes the key afterwards, so a different key, or V(""), on an
+        encrypted cluster fails before any change.
+      - V("") means no encryption; when not set, the cluster's encryption is left as it is.
+      - Deleting or disabling the key makes the cluster's secrets unreadable; delete the cluster first.
+      - With O(validate_only), the key is looked up in KMS (C(kms:DescribeKey)); one that does not exist, is not
+        enabled or is not a symmetric encryption key fails the check.
+    type: str
+    version_added: 0.3.0
   tags:
     description: Tags of the cluster.
     type: dict
@@ -459,6 +474,11 @@ cluster:
       description: The support type (C(STANDARD) or C(EXTENDED)), see O(support_type).
       type: dict
       sample: {"support_type": "STANDARD"}
+    encryption_config:
+      description: The secrets encryption, see O(secrets_encryption_key_arn); absent or empty without it.
+      type: list
+      elements: dict
+      sample: [{"resources": ["secrets"], "provider": {"key_arn": "arn:aws:kms:eu-central-1:123456789012:key/0a1b"}}]
     tags:
       description: Tags, keys as given.
       type: dict
@@ -536,6 +556,7 @@ def argument_spec():
         endpoint_private_access=dict(type="bool"),
         public_access_cidrs=dict(type="list", elements="str"),
         logging=dict(type="list", elements="str", choices=aws.LOG_TYPES),
+        secrets_encryption_key_arn=dict(type="str", no_log=False),
         tags=dict(type="dict"),
         purge_tags=dict(type="bool", default=True),
         authentication_mode=dict(type="str", choices=aws.AUTH_MODES),
@@ -821,7 +842,7 @@ class EksCluster(object):
                 self.eks.call(call, **step["args"])
                 if len(steps) > 1 or self.params["wait"] or wait_active:
                     self.wait_cluster("ACTIVE")
-            elif call in ("update_cluster_version", "update_cluster_config"):
+            elif call in ("update_cluster_version", "update_cluster_config", "associate_encryption_config"):
                 self.wait_update(self.eks.call(call, **step["args"])["update"])
             elif call in ("update_nodegroup_config", "update_nodegroup_version"):
                 group_name = step["args"]["nodegroupName"]
@@ -868,6 +889,10 @@ class EksCluster(object):
             after["access_entries"] = aws.desired_access_entries(self.params, before)
             problems += self.access_mode_errors(after)
             problems += aws.plan_access_entries(name, before["access_entries"] or {}, after["access_entries"])["errors"]
+        key = self.params.get("secrets_encryption_key_arn")
+        if key and not (before or {}).get("secrets_encryption_key_arn"):  # the key a create or association would use
+            problems += aws.kms_key_errors(aws.RetryingClient(aws.client(self.session, "kms", self.params),
+                                                              timeout=min(300, self.params["wait_timeout"])), key)
         return problems + self.version_errors(before, after)
 
     # ------------------------------------------------------------------ kubeconfig

@@ -145,6 +145,25 @@ options:
       auto_repair:
         description: Whether GKE repairs unhealthy nodes automatically. GKE's default is true.
         type: bool
+      service_account:
+        description:
+          - The Google service account of the nodes, V(default) (the Compute Engine default service account, which
+            has the project's Editor role in many projects) or an account's email
+            (C(<name>@<project>.iam.gserviceaccount.com)). Fixed at creation.
+          - A dedicated account with only C(roles/logging.logWriter), C(roles/monitoring.metricWriter),
+            C(roles/monitoring.viewer), C(roles/stackdriver.resourceMetadata.writer) and C(roles/artifactregistry.reader)
+            limits what a compromised node can do; the caller needs C(iam.serviceAccountUser) on it.
+          - When not set, a new pool gets V(default).
+        type: str
+        version_added: 0.3.0
+      oauth_scopes:
+        description:
+          - The access scopes of the nodes (URLs like C(https://www.googleapis.com/auth/cloud-platform)). Fixed at
+            creation. With C(cloud-platform), what the nodes can do is decided by the service account's IAM roles.
+          - When not set, a new pool gets C([https://www.googleapis.com/auth/cloud-platform]).
+        type: list
+        elements: str
+        version_added: 0.3.0
   addons:
     description:
       - Cluster addons to enable (V(true)) or disable (V(false)); addons not named are left as they are
@@ -193,6 +212,24 @@ options:
       display_name:
         description: A name for the block.
         type: str
+  private_nodes:
+    description:
+      - Whether the nodes have internal IP addresses only (C(privateClusterConfig.enablePrivateNodes)). Set at
+        creation; a different value on an existing cluster fails before any change.
+      - GKE requires a VPC-native cluster for it; the module then creates the cluster with alias IPs
+        (C(ipAllocationPolicy.useIpAliases)).
+      - Private nodes reach the internet (container images outside Artifact Registry, the other cloud's API server
+        for Istio's endpoint discovery) only through Cloud NAT on the subnetwork's router, which this module does not
+        create.
+    type: bool
+    version_added: 0.3.0
+  master_ipv4_cidr_block:
+    description:
+      - With O(private_nodes), the private /28 range of the control plane's private endpoint, for example
+        C(172.16.0.0/28); it must not overlap the cluster's networks. When not set, GKE (1.29 and later) picks an
+        address of the subnetwork. Fixed at creation.
+    type: str
+    version_added: 0.3.0
   state:
     description:
       - V(present) creates or updates the cluster, V(absent) deletes it.
@@ -418,6 +455,8 @@ def argument_spec():
             )),
             auto_upgrade=dict(type="bool"),
             auto_repair=dict(type="bool"),
+            service_account=dict(type="str"),
+            oauth_scopes=dict(type="list", elements="str"),
         )),
         addons=dict(type="dict", options=dict((name, dict(type="bool")) for name in gcp.ADDONS)),
         labels=dict(type="dict"),
@@ -426,6 +465,8 @@ def argument_spec():
             cidr_block=dict(type="str", required=True),
             display_name=dict(type="str"),
         )),
+        private_nodes=dict(type="bool"),
+        master_ipv4_cidr_block=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),

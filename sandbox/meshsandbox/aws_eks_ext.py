@@ -397,6 +397,69 @@ def _network_of(backend, cluster, subnet_ids):
                               private, backend.region_name)
 
 
+# ---------------------------------------------------------------- secrets encryption
+
+# EKS API reference (Provider.keyArn): the key is "symmetric and created in the same Region as the cluster"; EKS
+# checks it (DescribeKey, CreateGrant with the caller's credentials) when the cluster is created or the config
+# associated, and answers InvalidParameterException. The emulator reads moto's KMS backend in this process.
+KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):(key|alias)/(.+)$")
+
+
+def check_encryption_config(backend, name, encryption_config):
+    """InvalidParameterException for an encryptionConfig EKS would refuse; returns it normalised."""
+    if not encryption_config:
+        return []
+    if len(encryption_config) != 1:
+        raise _invalid("Only one encryption configuration is supported", cluster=name)
+    entry = encryption_config[0] or {}
+    if list(entry.get("resources") or []) != ["secrets"]:
+        raise _invalid("Invalid resources %s in encryptionConfig: the only resource EKS encrypts is secrets"
+                       % entry.get("resources"), cluster=name)
+    key_arn = (entry.get("provider") or {}).get("keyArn")
+    if not key_arn:
+        raise _invalid("KeyArn is required", cluster=name)
+    match = KMS_KEY_ARN_RE.match(key_arn)
+    if not match:
+        raise _invalid("Invalid KMS key ARN %s" % key_arn, cluster=name)
+    region, account, kind, ident = match.groups()
+    if region != backend.region_name:
+        raise _invalid("KMS key %s is in %s: the key must be in the same region as the cluster (%s)"
+                       % (key_arn, region, backend.region_name), cluster=name)
+    from moto.kms.models import kms_backends
+    kms = kms_backends[account][region]
+    key = None
+    try:
+        key_id = kms.any_id_to_key_id(("alias/" if kind == "alias" else "") + ident)
+        key = kms.keys.get(key_id)
+    except Exception:  # pylint: disable=broad-except
+        # moto raises its own NotFound types
+        key = None
+    if key is None:
+        raise _invalid("KMS key %s does not exist (or cannot be used by the caller)" % key_arn, cluster=name)
+    if key.key_state != "Enabled":
+        raise _invalid("KMS key %s is %s: EKS needs an enabled key" % (key_arn, key.key_state), cluster=name)
+    if key.key_spec != "SYMMETRIC_DEFAULT" or (key.key_usage or "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
+        raise _invalid("KMS key %s is not a symmetric encryption key (%s, %s): EKS needs a symmetric key"
+                       % (key_arn, key.key_spec, key.key_usage), cluster=name)
+    return [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
+
+
+def associate_encryption_config(self, cluster_name, encryption_config):
+    cluster = _get_cluster(self, cluster_name)
+    if cluster.encryption_config:  # EKS: once on, never removed nor changed
+        raise _invalid("Encryption is already enabled on the cluster", cluster=cluster_name)
+    _require_active(cluster, "Cluster %s" % cluster_name)
+    config = check_encryption_config(self, cluster_name, encryption_config)
+    if not config:
+        raise _invalid("encryptionConfig is required", cluster=cluster_name)
+    update = _new_update("AssociateEncryptionConfig", [("EncryptionConfig", config)],
+                         operation="AssociateEncryptionConfig")
+    cluster.updates[update["id"]] = update
+    cluster.status = "UPDATING"
+    LIFECYCLE.later(LIFECYCLE.update_delay, _finish_update, cluster, update, {"encryption_config": config})
+    return update
+
+
 # ---------------------------------------------------------------- backend methods
 
 _orig = {}
@@ -413,6 +476,7 @@ def create_cluster(self, name, role_arn, resources_vpc_config, version=None, upg
     if name in self.clusters:
         raise _in_use(eks_models.CLUSTER_EXISTS_MSG.format(clusterName=name), cluster=name)
     self._validate_role_exists(role_arn)
+    kw["encryption_config"] = check_encryption_config(self, name, kw.get("encryption_config"))
     vpc = _resolve_vpc(self, name, resources_vpc_config)
     kw["logging"] = _normalise_logging(None, kw.get("logging"))
     cluster = _orig["create_cluster"](self, name=name, role_arn=role_arn,
@@ -885,6 +949,13 @@ def _r_list_updates(self):
         return ActionResult({"updateIds": ids})
 
 
+def _r_associate_encryption_config(self):
+    with _lock:
+        update = self.eks_backend.associate_encryption_config(
+            cluster_name=self._get_param("name"), encryption_config=self._get_param("encryptionConfig"))
+        return ActionResult({"update": _public_update(update)})
+
+
 def _r_tag_resource(self):
     with _lock:
         self.eks_backend.tag_resource(self._extract_arn_from_path(), self._get_param("tags"))
@@ -1285,6 +1356,21 @@ def _sts_caller_identity(self, access_key_id, region):
     return user_id, arn, account
 
 
+def _kms_accepts_key_arns():
+    """KMS's DisableKey, EnableKey, ScheduleKeyDeletion and CancelKeyDeletion take a key ID or a key ARN; moto 5.2
+    indexes its keys with what it got (an ARN: KeyError, a 500). amazon.aws.kms_key passes the ARN, so the eks_cluster
+    role's KMS key could not be deleted."""
+    from moto.kms.models import KmsBackend
+    for name in ("disable_key", "enable_key", "schedule_key_deletion", "cancel_key_deletion"):
+        original = getattr(KmsBackend, name)
+
+        def by_id(self, key_id, *args, _original=original, **kwargs):
+            return _original(self, self.get_key_id(key_id), *args, **kwargs)
+
+        by_id.__name__ = name
+        setattr(KmsBackend, name, by_id)
+
+
 def install(lifecycle=None):
     """Patch moto's EKS/ELB classes (idempotent). Must run before the moto server app is built."""
     global _installed, LIFECYCLE
@@ -1294,6 +1380,7 @@ def install(lifecycle=None):
     if _installed:
         return
     _aws_tag_resource_types()
+    _kms_accepts_key_arns()
     backend = eks_models.EKSBackend
     for name in ("create_cluster", "create_nodegroup", "update_nodegroup_config"):
         _orig[name] = getattr(backend, name)
@@ -1302,7 +1389,8 @@ def install(lifecycle=None):
                  update_nodegroup_version, describe_update, list_updates, tag_resource,
                  untag_resource, list_tags_for_resource, _validate_role_exists, create_access_entry,
                  describe_access_entry, list_access_entries, update_access_entry, delete_access_entry,
-                 associate_access_policy, disassociate_access_policy, list_associated_access_policies):
+                 associate_access_policy, disassociate_access_policy, list_associated_access_policies,
+                 associate_encryption_config):
         setattr(backend, func.__name__, func)
 
     response = eks_responses.EKSResponse
@@ -1328,6 +1416,7 @@ def install(lifecycle=None):
     response.disassociate_access_policy = _r_disassociate_access_policy
     response.list_associated_access_policies = _r_list_associated_access_policies
     response.list_access_policies = _r_list_access_policies
+    response.associate_encryption_config = _r_associate_encryption_config
 
     dispatch = eks_urls.response.dispatch
     eks_urls.url_paths.update({
@@ -1337,6 +1426,7 @@ def install(lifecycle=None):
         # the principal ARN (and a policy ARN) hold "/" once the server decoded the path
         "{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>.+)$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/updates$": dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/encryption-config/associate$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$":
             dispatch,

@@ -41,3 +41,18 @@ GKE_CHANNEL_DEFAULTS = {
     "EXTENDED": "1.32.9-gke.1108000",
 }
 GKE_DEFAULT_VERSION = GKE_CHANNEL_DEFAULTS["REGULAR"]
+# The versions each release channel carries (ServerConfig.channels[].validVersions, newest first): a cluster
+# created in a channel with an initialClusterVersion outside its channel's list is refused, as on GKE.
+GKE_CHANNEL_VERSIONS = {
+    "RAPID": ["1.34.1-gke.1829001", "1.34.0-gke.1662000", "1.33.5-gke.1080000"],
+    "REGULAR": ["1.33.5-gke.1080000", "1.33.4-gke.1245000", "1.32.9-gke.1108000"],
+    "STABLE": ["1.32.9-gke.1108000"],
+    "EXTENDED": ["1.32.9-gke.1108000"],
+}
+
+
+def gke_channel_versions(channel):
+    """The versions ``channel`` carries (None for no channel or UNSPECIFIED: any valid master version)."""
+    if not channel or channel == "UNSPECIFIED":
+        return None
+    return list(GKE_CHANNEL_VERSIONS.get(channel, []))

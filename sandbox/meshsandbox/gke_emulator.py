@@ -26,6 +26,7 @@ import base64
 import copy
 import datetime
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -111,6 +112,10 @@ CLUSTER = {
     "workloadIdentityConfig": {"workloadPool": None},
     "masterAuthorizedNetworksConfig": MASTER_AUTHORIZED_NETWORKS,
     "releaseChannel": {"channel": None}, "locations": [None], "clusterIpv4Cidr": None,
+    "privateClusterConfig": {"enablePrivateNodes": None, "enablePrivateEndpoint": None,
+                             "masterIpv4CidrBlock": None},
+    "ipAllocationPolicy": {"useIpAliases": None, "clusterIpv4CidrBlock": None,
+                           "servicesIpv4CidrBlock": None},
 }
 CLUSTER_UPDATE = {
     "desiredMasterVersion": None, "desiredNodeVersion": None, "desiredNodePoolId": None,
@@ -224,6 +229,47 @@ def resolve_version(alias, current=None):
 def _version_tuple(version):
     nums = re.findall(r"\d+", version)
     return tuple(int(n) for n in nums)
+
+
+# A node pool's service account: "default" (the Compute Engine default account) or an account's email.
+SERVICE_ACCOUNT_RE = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z][-a-z0-9.]*[a-z0-9]\.(iam\.gserviceaccount|"
+                                r"developer\.gserviceaccount|appspot\.gserviceaccount)\.com$|^[0-9]+-compute@"
+                                r"developer\.gserviceaccount\.com$")
+
+
+def check_node_config(config, where):
+    """What GKE refuses in a NodeConfig the module sends: a malformed service account, a scope that is not a URL."""
+    account = config.get("serviceAccount")
+    if account is not None and account != "default" and not SERVICE_ACCOUNT_RE.match(account):
+        raise ApiError(400, "Invalid value for field '%s.serviceAccount': %r. The service account must be "
+                            "\"default\" or the email of a service account." % (where, account))
+    for scope in config.get("oauthScopes") or []:
+        if not str(scope).startswith("https://www.googleapis.com/auth/"):
+            raise ApiError(400, "Invalid value for field '%s.oauthScopes': %r. Expected a scope URL like %s."
+                                % (where, scope, CLOUD_PLATFORM_SCOPE))
+
+
+def check_private_cluster(body):
+    """GKE: private nodes only on a VPC-native cluster (alias IPs), and the control plane's range is a /28."""
+    private = body.get("privateClusterConfig") or {}
+    if not private.get("enablePrivateNodes"):
+        if private.get("masterIpv4CidrBlock"):
+            raise ApiError(400, "masterIpv4CidrBlock can only be set with enablePrivateNodes.")
+        return None
+    if not (body.get("ipAllocationPolicy") or {}).get("useIpAliases"):
+        raise ApiError(400, "Alias IP addresses are required for private cluster, please make sure you enable "
+                            "alias IPs when creating a cluster.")
+    block = private.get("masterIpv4CidrBlock")
+    if block:  # since GKE 1.29 optional (Private Service Connect picks an address from the subnetwork)
+        try:
+            network = ipaddress.IPv4Network(block, strict=True)
+        except ValueError:
+            raise ApiError(400, 'Unable to parse cluster.master_ipv4_cidr "%s" into a valid IP address and mask.'
+                           % block)
+        if network.prefixlen != 28:
+            raise ApiError(400, "The master CIDR block %s must be a /28 (cluster.master_ipv4_cidr)." % block)
+        return str(network[2])
+    return "10.128.0.2"
 
 
 def sandbox_home():
@@ -710,7 +756,8 @@ class GkeEmulator:
                          "validNodeVersions": VALID_MASTER_VERSIONS,
                          "defaultImageType": "COS_CONTAINERD",
                          "validImageTypes": ["COS_CONTAINERD", "UBUNTU_CONTAINERD"],
-                         "channels": [{"channel": c, "defaultVersion": v, "validVersions": [v]}
+                         "channels": [{"channel": c, "defaultVersion": v,
+                                       "validVersions": cloud_versions.gke_channel_versions(c)}
                                       for c, v in CHANNEL_DEFAULTS.items()]}
         if parts[0] == "operations":
             if len(parts) == 1 and method == "GET":
@@ -771,6 +818,7 @@ class GkeEmulator:
                 if method == "POST":
                     check_fields(body, REQUEST_SCHEMAS["CreateNodePoolRequest"])
                     pool_body = body.get("nodePool") or {}
+                    check_node_config(pool_body.get("config") or {}, "node_pool.config")
                     if any(p["name"] == pool_body.get("name") for p in cluster["nodePools"]):
                         raise ApiError(409, "Already exists: %s/nodePools/%s." % (cpath, pool_body.get("name")))
                     pool = self._make_pool(project, location, cname, pool_body, cluster["currentMasterVersion"])
@@ -885,6 +933,13 @@ class GkeEmulator:
                 raise ApiError(400, "Invalid release channel %r." % channel)
             version = resolve_version(body.get("initialClusterVersion"),
                                       CHANNEL_DEFAULTS.get(channel) or DEFAULT_CLUSTER_VERSION)
+            carried = cloud_versions.gke_channel_versions(channel) if channel else None
+            if carried is not None and body.get("initialClusterVersion") and version not in carried:
+                raise ApiError(400, 'Master version %s must be one of "%s" channel supported versions [%s].'
+                               % (version, channel, ", ".join(carried)))
+            private_endpoint = check_private_cluster(body)
+            for i, pool_body in enumerate(body.get("nodePools") or []):
+                check_node_config(pool_body.get("config") or {}, "cluster.node_pools[%d].config" % i)
             pools_in = body.get("nodePools") or [{"name": "default-pool", "initialNodeCount": 3}]
             pools, seen = [], set()
             for pool_body in pools_in:
@@ -926,6 +981,10 @@ class GkeEmulator:
             }
             if wi:
                 cluster["workloadIdentityConfig"] = wi
+            if body.get("ipAllocationPolicy"):
+                cluster["ipAllocationPolicy"] = dict(body["ipAllocationPolicy"])
+            if private_endpoint:
+                cluster["privateClusterConfig"] = dict(body["privateClusterConfig"], privateEndpoint=private_endpoint)
             self.state["clusters"][key] = cluster
             self._recount(cluster)
             op = self._new_operation(project, location, "CREATE_CLUSTER",

@@ -488,3 +488,80 @@ def test_describe_tags_knows_aws_resource_types_of_nat_gateways_and_elastic_ips(
                                           {"Name": "resource-type", "Values": [kind]}])["Tags"]
         assert [(t["Key"], t["Value"], t["ResourceType"]) for t in tags] == [("Name", name, kind)]
     ec2.delete_nat_gateway(NatGatewayId=nat)
+
+
+# ---- secrets encryption (issue 15): the key EKS refuses, the emulator refuses ---------------------------
+
+def eks_refused(call, text, **kwargs):
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        call(**kwargs)
+    assert err.value.response["Error"]["Code"] == "InvalidParameterException", err.value.response
+    assert text in err.value.response["Error"]["Message"], err.value.response
+    return err.value.response["Error"]["Message"]
+
+
+def secrets_config(key_arn):
+    return [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
+
+
+def test_create_cluster_refuses_a_secrets_key_eks_could_not_use(session, emu, net):
+    eks, kms = c(session, emu, "eks"), c(session, emu, "kms")
+    vpc = {"subnetIds": net["subnets"]}
+    missing = "arn:aws:kms:%s:123456789012:key/00000000-0000-0000-0000-000000000000" % REGION
+    eks_refused(eks.create_cluster, "does not exist", name="enc", roleArn=net["role"], resourcesVpcConfig=vpc,
+                encryptionConfig=secrets_config(missing))
+    off = kms.create_key(Description="off")["KeyMetadata"]
+    kms.disable_key(KeyId=off["KeyId"])  # moto's DisableKey takes the key ID only
+    disabled = off["Arn"]
+    eks_refused(eks.create_cluster, "Disabled", name="enc", roleArn=net["role"], resourcesVpcConfig=vpc,
+                encryptionConfig=secrets_config(disabled))
+    other = boto3.session.Session(aws_access_key_id=emu.admin_key, aws_secret_access_key=emu.admin_secret,
+                                  region_name="us-east-1").client("kms", endpoint_url=emu.endpoint_url)
+    elsewhere = other.create_key(Description="us")["KeyMetadata"]["Arn"]
+    eks_refused(eks.create_cluster, "same region", name="enc", roleArn=net["role"], resourcesVpcConfig=vpc,
+                encryptionConfig=secrets_config(elsewhere))
+    asymmetric = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+    eks_refused(eks.create_cluster, "symmetric", name="enc", roleArn=net["role"], resourcesVpcConfig=vpc,
+                encryptionConfig=secrets_config(asymmetric))
+    good = kms.create_key(Description="secrets")["KeyMetadata"]["Arn"]
+    eks_refused(eks.create_cluster, "secrets", name="enc", roleArn=net["role"], resourcesVpcConfig=vpc,
+                encryptionConfig=[{"resources": ["configmaps"], "provider": {"keyArn": good}}])
+    assert "enc" not in eks.list_clusters()["clusters"]
+    made = eks.create_cluster(name="enc", roleArn=net["role"], resourcesVpcConfig=vpc,
+                              encryptionConfig=secrets_config(good))["cluster"]
+    assert made["encryptionConfig"] == secrets_config(good)
+    wait_status(lambda: eks.describe_cluster(name="enc")["cluster"]["status"], "ACTIVE")
+    eks_refused(eks.associate_encryption_config, "already enabled", clusterName="enc",
+                encryptionConfig=secrets_config(good))
+    eks.delete_cluster(name="enc")
+
+
+def test_associate_encryption_config_once(session, emu, net):
+    eks, kms = c(session, emu, "eks"), c(session, emu, "kms")
+    eks.create_cluster(name="later", roleArn=net["role"], resourcesVpcConfig={"subnetIds": net["subnets"]})
+    wait_status(lambda: eks.describe_cluster(name="later")["cluster"]["status"], "ACTIVE")
+    assert not eks.describe_cluster(name="later")["cluster"].get("encryptionConfig")
+    eks_refused(eks.associate_encryption_config, "does not exist", clusterName="later",
+                encryptionConfig=secrets_config("arn:aws:kms:%s:123456789012:key/nope" % REGION))
+    key = kms.create_key(Description="later")["KeyMetadata"]["Arn"]
+    update = eks.associate_encryption_config(clusterName="later", encryptionConfig=secrets_config(key))["update"]
+    assert update["type"] == "AssociateEncryptionConfig"
+    wait_status(lambda: eks.describe_update(name="later", updateId=update["id"])["update"]["status"], "Successful")
+    assert eks.describe_cluster(name="later")["cluster"]["encryptionConfig"] == secrets_config(key)
+    eks_refused(eks.associate_encryption_config, "already enabled", clusterName="later",
+                encryptionConfig=secrets_config(key))
+    eks.delete_cluster(name="later")
+
+
+def test_kms_key_state_calls_take_the_key_arn_as_aws_does(session, emu):
+    """amazon.aws.kms_key passes the key ARN to ScheduleKeyDeletion, CancelKeyDeletion, EnableKey, DisableKey; AWS
+    accepts an ARN or an ID there (moto 5.2 only the ID: a 500)."""
+    kms = c(session, emu, "kms", config=NO_RETRY)
+    arn = kms.create_key(Description="arn-calls")["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"
+    kms.enable_key(KeyId=arn)
+    kms.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    kms.cancel_key_deletion(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"

@@ -132,3 +132,66 @@ def test_fault_kinds_slow_and_operation(run):
     assert done["error"]["message"] == "no capacity (injected)" and done["error"]["code"] == 8
     assert run.session.get(run.api("clusters/opfail")).json()["status"] == "ERROR"
     assert requests.post(run.url + "/_emulator/faults", json={"kind": "nope"}).status_code == 400
+
+
+# ---- hardening (issue 15): what GKE refuses, the emulator refuses ---------------------------------------
+
+def refused(resp, text):
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and text in error["message"], error
+    return error["message"]
+
+
+def test_private_nodes_need_vpc_native_and_a_28_master_range(run):
+    private = {"enablePrivateNodes": True, "masterIpv4CidrBlock": "172.16.0.0/28"}
+    refused(create(run, privateClusterConfig=private), "Alias IP addresses are required for private cluster")
+    refused(create(run, privateClusterConfig=dict(private, masterIpv4CidrBlock="172.16.0.0/24"),
+                   ipAllocationPolicy={"useIpAliases": True}), "must be a /28")
+    refused(create(run, privateClusterConfig=dict(private, masterIpv4CidrBlock="172.16.0.300/28"),
+                   ipAllocationPolicy={"useIpAliases": True}), "172.16.0.300/28")
+    assert run.emu.state["clusters"] == {}
+    op = create(run, privateClusterConfig=private, ipAllocationPolicy={"useIpAliases": True}).json()
+    run.wait_op(op)
+    cluster = run.session.get(run.api("clusters/c1")).json()
+    assert cluster["privateClusterConfig"]["enablePrivateNodes"] is True
+    assert cluster["privateClusterConfig"]["masterIpv4CidrBlock"] == "172.16.0.0/28"
+    assert cluster["privateClusterConfig"]["privateEndpoint"].startswith("172.16.0.")
+    assert cluster["ipAllocationPolicy"]["useIpAliases"] is True
+
+
+def test_workload_pool_must_be_the_projects(run):
+    refused(create(run, workloadIdentityConfig={"workloadPool": "other.svc.id.goog"}), "p1.svc.id.goog")
+    op = create(run, workloadIdentityConfig={"workloadPool": "p1.svc.id.goog"}).json()
+    run.wait_op(op)
+    resp = run.session.put(run.api("clusters/c1"),
+                           json={"update": {"desiredWorkloadIdentityConfig": {"workloadPool": "p1.example"}}})
+    refused(resp, "p1.svc.id.goog")
+
+
+def test_node_service_account_must_be_an_email_or_default(run):
+    for bad in ("nodes", "nodes@p1", "nodes@@p1.iam.gserviceaccount.com", "Nodes@p1.iam.gserviceaccount.com "):
+        refused(create(run, nodePools=[{"name": "np", "config": {"serviceAccount": bad}}]), "serviceAccount")
+    refused(create(run, nodePools=[{"name": "np", "config": {"oauthScopes": ["cloud-platform"]}}]), "oauthScopes")
+    assert run.emu.state["clusters"] == {}
+    sa = "mesh-nodes@p1.iam.gserviceaccount.com"
+    op = create(run, nodePools=[{"name": "np", "config": {"serviceAccount": sa, "oauthScopes": [
+        "https://www.googleapis.com/auth/logging.write"]}}]).json()
+    run.wait_op(op)
+    pool = run.session.get(run.api("clusters/c1/nodePools/np")).json()
+    assert pool["config"]["serviceAccount"] == sa
+    assert pool["config"]["oauthScopes"] == ["https://www.googleapis.com/auth/logging.write"]
+    resp = run.session.post(run.api("clusters/c1/nodePools"),
+                            json={"nodePool": {"name": "np2", "config": {"serviceAccount": "x@"}}})
+    refused(resp, "serviceAccount")
+
+
+def test_channel_and_a_version_it_does_not_carry(run):
+    regular = gke_emulator.CHANNEL_DEFAULTS["REGULAR"]
+    rapid_only = gke_emulator.CHANNEL_DEFAULTS["RAPID"]
+    message = refused(create(run, releaseChannel={"channel": "REGULAR"}, initialClusterVersion=rapid_only),
+                      'channel supported versions')
+    assert regular in message and "REGULAR" in message
+    op = create(run, releaseChannel={"channel": "REGULAR"}, initialClusterVersion=regular).json()
+    run.wait_op(op)
+    assert run.session.get(run.api("clusters/c1")).json()["currentMasterVersion"] == regular

@@ -485,3 +485,63 @@ def test_node_creation_failure_names_subnets_and_what_nodes_need():
     other = aws.nodegroup_issues([{"code": "AsgInstanceLaunchFailures", "message": "no capacity"}])
     assert other == "AsgInstanceLaunchFailures: no capacity"
     assert aws.health_issues([{"code": "X", "resourceIds": ["i-1"]}]) == [{"code": "X", "resource_ids": ["i-1"]}]
+
+
+# ------------------------------------------------------------------------------------------ secrets encryption
+
+KEY = "arn:aws:kms:eu-central-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000001"
+OTHER_KEY = "arn:aws:kms:eu-central-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000002"
+
+
+@pytest.mark.parametrize("key, message", [
+    ("alias/mesh-1-secrets", "is not a KMS key ARN"),
+    ("arn:aws:kms:eu-central-1:123456789012:secret/x", "is not a KMS key ARN"),
+    ("arn:aws:kms:us-east-1:123456789012:key/0a1b", "EKS needs a key in the cluster's region eu-central-1"),
+])
+def test_secrets_key_arn_is_validated(key, message):
+    errors = aws.validate_params(params(secrets_encryption_key_arn=key))
+    assert any(message in e and "secrets_encryption_key_arn" in e for e in errors), errors
+
+
+def test_secrets_encryption_at_create():
+    want = aws.desired_view(params(secrets_encryption_key_arn=KEY), None)
+    args = aws.plan_create(want)["steps"][0]["args"]
+    assert args["encryptionConfig"] == [{"resources": ["secrets"], "provider": {"keyArn": KEY}}]
+    assert "encryptionConfig" not in aws.plan_create(aws.desired_view(params(), None))["steps"][0]["args"]
+    assert "encryptionConfig" not in aws.plan_create(aws.desired_view(params(secrets_encryption_key_arn=""),
+                                                                      None))["steps"][0]["args"]
+
+
+def test_secrets_encryption_associated_once_never_changed_nor_removed():
+    result = plan(params(secrets_encryption_key_arn=KEY))
+    assert result["errors"] == []
+    assert [s["call"] for s in result["steps"]] == ["associate_encryption_config"]
+    assert result["steps"][0]["args"] == {"clusterName": "mesh-1", "encryptionConfig": [
+        {"resources": ["secrets"], "provider": {"keyArn": KEY}}]}
+    encrypted = api_cluster(encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": KEY}}])
+    assert plan(params(secrets_encryption_key_arn=KEY), cluster=encrypted) == {"errors": [], "steps": []}
+    assert plan(params(), cluster=encrypted) == {"errors": [], "steps": []}  # unset: left alone
+    for other, what in ((OTHER_KEY, OTHER_KEY), ("", "no encryption")):
+        result = plan(params(secrets_encryption_key_arn=other), cluster=encrypted)
+        assert result["steps"] == [] and len(result["errors"]) == 1
+        assert "EKS never removes nor changes" in result["errors"][0] and what in result["errors"][0]
+    assert plan(params(secrets_encryption_key_arn=""), cluster=api_cluster()) == {"errors": [], "steps": []}
+
+
+class FakeKms(object):
+    def __init__(self, meta=None, code=None):
+        self.meta, self.code = meta, code
+
+    def call_or_none(self, operation, not_found=(), **kwargs):
+        assert operation == "describe_key" and kwargs == {"KeyId": KEY}
+        if self.code in not_found:
+            return None
+        return {"KeyMetadata": self.meta}
+
+
+def test_kms_key_errors_are_what_eks_refuses():
+    good = {"KeyState": "Enabled", "KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT"}
+    assert aws.kms_key_errors(FakeKms(good), KEY) == []
+    assert "KMS has no such key" in aws.kms_key_errors(FakeKms(code="NotFoundException"), KEY)[0]
+    assert "the key is PendingDeletion" in aws.kms_key_errors(FakeKms(dict(good, KeyState="PendingDeletion")), KEY)[0]
+    assert "symmetric encryption key" in aws.kms_key_errors(FakeKms(dict(good, KeySpec="RSA_2048")), KEY)[0]

@@ -326,3 +326,65 @@ def test_a_long_operation_reports_its_progress(tmp_path):
     assert lines and all(line.startswith("GKE CREATE_CLUSTER of clusters/mesh-2: RUNNING, ") for line in lines)
     seconds = [int(line.rsplit(", ", 1)[1].split()[0]) for line in lines]
     assert all(b - a <= 60 for a, b in zip([0] + seconds, seconds)) and len(lines) >= 3
+
+
+# ---- hardening (issue 15): private nodes, node service account and scopes ------------------------
+
+SA = "mesh-nodes@p1.iam.gserviceaccount.com"
+LOGGING = "https://www.googleapis.com/auth/logging.write"
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ({"master_ipv4_cidr_block": "172.16.0.0/28"}, "master_ipv4_cidr_block is only used with private_nodes: true"),
+    ({"private_nodes": True, "master_ipv4_cidr_block": "172.16.0.0/24"}, "must be a private /28"),
+    ({"private_nodes": True, "master_ipv4_cidr_block": "8.8.8.0/28"}, "must be a private /28"),
+    ({"private_nodes": True, "master_ipv4_cidr_block": "172.16.0.1/28"}, "is not an IPv4 CIDR block"),
+    ({"node_pools": [dict(POOL, service_account="nodes")]}, "node_pools[0].service_account 'nodes' must be default"),
+    ({"node_pools": [dict(POOL, service_account="x@p1.iam.gserviceaccount.com")]}, "must be default or a service account"),
+    ({"node_pools": [dict(POOL, oauth_scopes=[])]}, "node_pools[0].oauth_scopes must not be empty"),
+    ({"node_pools": [dict(POOL, oauth_scopes=["cloud-platform"])]}, "'cloud-platform' is not a scope URL"),
+])
+def test_hardening_options_are_validated(override, fragment):
+    errors = gcp.validate_params(params(**override))
+    assert any(fragment in e for e in errors), errors
+
+
+def test_hardening_options_good_input():
+    assert gcp.validate_params(params(private_nodes=True, master_ipv4_cidr_block="172.16.0.0/28",
+                                      node_pools=[dict(POOL, service_account=SA, oauth_scopes=[LOGGING])])) == []
+    assert gcp.validate_params(params(private_nodes=True, node_pools=[dict(POOL, service_account="default")])) == []
+
+
+def test_private_nodes_body_is_vpc_native():
+    p = params(private_nodes=True, master_ipv4_cidr_block="172.16.0.0/28")
+    body = gcp.cluster_body(p, gcp.desired_view(p, None))
+    assert body["privateClusterConfig"] == {"enablePrivateNodes": True, "masterIpv4CidrBlock": "172.16.0.0/28"}
+    assert body["ipAllocationPolicy"] == {"useIpAliases": True}
+    body = gcp.cluster_body(params(), gcp.desired_view(params(), None))
+    assert "privateClusterConfig" not in body and "ipAllocationPolicy" not in body
+
+
+def test_node_service_account_and_scopes_in_the_pool_body():
+    p = params(node_pools=[dict(POOL, service_account=SA, oauth_scopes=[LOGGING, LOGGING])])
+    config = gcp.cluster_body(p, gcp.desired_view(p, None))["nodePools"][0]["config"]
+    assert config["serviceAccount"] == SA and config["oauthScopes"] == [LOGGING]
+    config = gcp.cluster_body(params(), gcp.desired_view(params(), None))["nodePools"][0]["config"]
+    assert config["serviceAccount"] == "default" and config["oauthScopes"] == [gcp.CLOUD_PLATFORM_SCOPE]
+
+
+def test_private_nodes_and_node_identity_are_fixed_at_creation():
+    assert plan(params()) == {"errors": [], "steps": []}  # an old cluster without them: unchanged
+    result = plan(params(private_nodes=True))
+    assert result["steps"] == [] and "private_nodes cannot change from False to True" in result["errors"][0]
+    result = plan(params(node_pools=[dict(POOL, service_account=SA)]))
+    assert "node_pools[np].service_account cannot change from 'default'" in result["errors"][0]
+    result = plan(params(node_pools=[dict(POOL, oauth_scopes=[LOGGING])]))
+    assert "node_pools[np].oauth_scopes cannot change" in result["errors"][0]
+    private = api_cluster(privateClusterConfig={"enablePrivateNodes": True, "masterIpv4CidrBlock": "172.16.0.0/28"},
+                          ipAllocationPolicy={"useIpAliases": True})
+    private["nodePools"][0]["config"].update(serviceAccount=SA, oauthScopes=[LOGGING])
+    same = params(private_nodes=True, node_pools=[dict(POOL, service_account=SA, oauth_scopes=[LOGGING])])
+    assert plan(same, private) == {"errors": [], "steps": []}
+    assert plan(dict(same, master_ipv4_cidr_block="172.16.0.0/28"), private) == {"errors": [], "steps": []}
+    result = plan(dict(same, master_ipv4_cidr_block="172.16.1.0/28"), private)
+    assert "master_ipv4_cidr_block cannot change" in result["errors"][0]
