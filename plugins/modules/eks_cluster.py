@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - multicloud.mesh.aws
   - multicloud.mesh.progress
+  - multicloud.mesh.eks_kubeconfig
 attributes:
   check_mode:
     support: full
@@ -307,24 +308,6 @@ options:
       - Write a kubeconfig for the cluster to this path (mode 0600, one context named after the cluster).
       - Only when the cluster has an endpoint (it is C(ACTIVE)).
     type: path
-  kubeconfig_auth:
-    description:
-      - How the kubeconfig authenticates.
-      - V(builtin) writes an exec entry that runs the collection's own token helper
-        (C(plugins/module_utils/token_helper.py)) with the Python interpreter that ran the module; every
-        Kubernetes client gets a fresh token whenever its token nears its expiry, so a long run never meets
-        an expired one, and no AWS CLI is needed. The helper uses the credentials of the environment
-        (C(AWS_ACCESS_KEY_ID)/C(AWS_SECRET_ACCESS_KEY), or O(profile)), never writes them into the kubeconfig,
-        and caches each token for half its life in C(~/.cache/multicloud.mesh/tokens) (mode 0600). The
-        kubeconfig works where that interpreter exists (the controller, the execution environment).
-      - V(exec) runs C(aws eks get-token) (the AWS CLI must be installed where the kubeconfig is used).
-      - V(token) embeds a bearer token the module makes from its AWS credentials (a presigned STS
-        GetCallerIdentity URL, like aws-iam-authenticator), for machines without the AWS CLI such as AWX
-        execution environments. EKS accepts it for 15 minutes; run the module again to refresh it.
-        A refreshed token alone is not reported as a change.
-    type: str
-    choices: [builtin, exec, token]
-    default: exec
 notes:
   - The module calls EKS (and STS for V(token)) only; it never shells out to the AWS CLI or kubectl.
 seealso:

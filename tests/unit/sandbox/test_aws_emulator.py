@@ -16,7 +16,7 @@ for path in (os.path.join(ROOT, "sandbox"), ROOT):
         sys.path.insert(0, path)
 
 from meshsandbox import aws_elb  # noqa: E402
-from meshsandbox.aws_emulator import AWSEmulator, inject_fault  # noqa: E402
+from meshsandbox.aws_emulator import inject_fault  # noqa: E402
 from ansible_collections.multicloud.mesh.plugins.module_utils import aws  # noqa: E402
 
 REGION = "eu-central-1"
@@ -24,17 +24,8 @@ NO_RETRY = botocore.config.Config(retries={"total_max_attempts": 1})
 
 
 @pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    emulator = AWSEmulator(port=0, home=str(tmp_path_factory.mktemp("home")), ready_delay=0.3,
-                           update_delay=0.2, delete_delay=0.2, start_clusters=False).start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture(scope="module")
-def session(emu):
-    return boto3.session.Session(aws_access_key_id=emu.admin_key, aws_secret_access_key=emu.admin_secret,
-                                 region_name=REGION)
+def session(admin_session):
+    return admin_session
 
 
 def c(session, emu, service, config=None):

@@ -16,7 +16,6 @@ for path in (os.path.join(ROOT, "sandbox"), ROOT):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from meshsandbox.aws_emulator import AWSEmulator  # noqa: E402
 from ansible_collections.multicloud.mesh.plugins.module_utils import aws  # noqa: E402
 
 REGION = "eu-central-1"
@@ -28,17 +27,8 @@ CLUSTER_ADMIN = POLICY + "AmazonEKSClusterAdminPolicy"
 
 
 @pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    emulator = AWSEmulator(port=0, home=str(tmp_path_factory.mktemp("home")), ready_delay=0.2,
-                           update_delay=0.2, delete_delay=0.2, start_clusters=False).start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(emu):
-    return boto3.session.Session(aws_access_key_id=emu.admin_key, aws_secret_access_key=emu.admin_secret,
-                                 region_name=REGION)
+def admin(admin_session):
+    return admin_session
 
 
 def client(session, emu, service):
