@@ -20,6 +20,7 @@ import datetime
 import hashlib
 import hmac
 import io
+import ipaddress
 import json
 import os
 import re
@@ -339,6 +340,8 @@ class AWSEmulator:
         self.faults = FaultInjector()
         self.stats = RequestCounter()
         self._tokens_seen, self._tokens_lock = {}, threading.Lock()
+        # the address the sandbox's operator is taken to come from (data: checked against publicAccessCidrs)
+        self.operator_address = os.environ.get("MESH_SANDBOX_OPERATOR_ADDRESS") or "203.0.113.10"
         self._cluster_manager = cluster_manager
         self._cm_lock = threading.Lock()
         self._server = None
@@ -437,6 +440,27 @@ class AWSEmulator:
                     return cluster
         return None
 
+    def public_endpoint_refusal(self, cluster):
+        """Why the operator could not reach ``cluster``'s public endpoint, or None.
+
+        The sandbox's clients with EKS tokens (the operator, AWX) reach the API server from outside the VPC, so
+        through the public endpoint: EKS lets them in only while it is on and one of its publicAccessCidrs holds
+        their address. The sandbox takes their address to be ``operator_address`` (data, never a destination;
+        MESH_SANDBOX_OPERATOR_ADDRESS, default 203.0.113.10). Real EKS drops such a connection (a timeout); here
+        the token is refused (401), with this reason in the webhook's answer."""
+        if cluster is None:
+            return None
+        config = getattr(cluster, "resources_vpc_config", None) or {}
+        if not config.get("endpointPublicAccess", True):
+            return ("the public endpoint of %s is off (endpointPublicAccess false): only clients inside the VPC "
+                    "reach it, and the operator (%s) is not" % (cluster.name, self.operator_address))
+        address = ipaddress.ip_address(self.operator_address)
+        cidrs = config.get("publicAccessCidrs") or ["0.0.0.0/0"]
+        if not any(address in ipaddress.ip_network(c, strict=False) for c in cidrs):
+            return ("the operator's address %s is not in the publicAccessCidrs %s of %s"
+                    % (self.operator_address, ", ".join(cidrs), cluster.name))
+        return None
+
     def _count_new_token(self, cluster_name, token):
         """Count each distinct valid token a cluster's API server asks about (in /_sandbox/stats:
         ``webhook:token-review:new-token:<cluster>``): more than one over a run means the client renewed it."""
@@ -472,6 +496,11 @@ class AWSEmulator:
             self.stats.count("webhook:token-review:refused:%s:%s" % (cluster_name, err.code))
             return out
         self._count_new_token(cluster_name, token)
+        blocked = self.public_endpoint_refusal(cluster)
+        if blocked:
+            out["status"]["error"] = blocked
+            self.stats.count("webhook:token-review:refused:%s:PublicEndpoint" % cluster_name)
+            return out
         arn = self.arn_for(ident["access_key"])
         if cluster is None or arn is None:
             out["status"]["error"] = "unknown cluster or principal"

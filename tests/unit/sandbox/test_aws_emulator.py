@@ -556,3 +556,22 @@ def test_kms_key_state_calls_take_the_key_arn_as_aws_does(session, emu):
     assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
     kms.cancel_key_deletion(KeyId=arn)
     assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+class _Cluster:  # what public_endpoint_refusal reads of a moto cluster
+    name = "gate"
+    resources_vpc_config = {}
+
+
+def test_public_endpoint_gate_honours_the_cidrs(emu):
+    cluster = _Cluster()
+    assert emu.operator_address == "203.0.113.10"
+    cluster.resources_vpc_config = {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}
+    assert emu.public_endpoint_refusal(cluster) is None
+    cluster.resources_vpc_config = {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/28"]}
+    assert emu.public_endpoint_refusal(cluster) is None
+    cluster.resources_vpc_config = {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]}
+    assert emu.public_endpoint_refusal(cluster) == ("the operator's address 203.0.113.10 is not in the "
+                                                     "publicAccessCidrs 198.51.100.0/24 of gate")
+    cluster.resources_vpc_config = {"endpointPublicAccess": False, "endpointPrivateAccess": True}
+    assert emu.public_endpoint_refusal(cluster).startswith("the public endpoint of gate is off")
