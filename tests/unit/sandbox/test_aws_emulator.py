@@ -571,7 +571,7 @@ def test_public_endpoint_gate_honours_the_cidrs(emu):
     cluster.resources_vpc_config = {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/28"]}
     assert emu.public_endpoint_refusal(cluster) is None
     cluster.resources_vpc_config = {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]}
-    assert emu.public_endpoint_refusal(cluster) == ("the operator's address 203.0.113.10 is not in the "
-                                                     "publicAccessCidrs 198.51.100.0/24 of gate")
+    expected = "the operator's address 203.0.113.10 is not in the publicAccessCidrs 198.51.100.0/24 of gate"
+    assert emu.public_endpoint_refusal(cluster) == expected
     cluster.resources_vpc_config = {"endpointPublicAccess": False, "endpointPrivateAccess": True}
     assert emu.public_endpoint_refusal(cluster).startswith("the public endpoint of gate is off")
