@@ -301,12 +301,13 @@ def test_fault_failed_create_cluster_goes_failed_and_update_fails(session, emu, 
 
 def test_runtime_delays(emu):
     import urllib.request
+    before = emu.lifecycle.ready_delay
     req = urllib.request.Request(emu.endpoint_url + "/_sandbox/delays", method="POST",
                                  data=json.dumps({"ready_delay": 0.4}).encode())
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert json.load(resp)["ready_delay"] == 0.4
     assert emu.lifecycle.ready_delay == 0.4
-    emu.lifecycle.ready_delay = 0.3
+    emu.lifecycle.ready_delay = before
 
 
 # ---------------------------------------------------------------- node join (issue 15)
